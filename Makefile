@@ -1,0 +1,39 @@
+# Two commands for a fresh machine:  make demo  (a recorded simulated session)  ·  make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PACKAGES := haptics drivers sim
+
+.PHONY: demo test lint typecheck pytest firmware-test clean venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: a 10 s simulated palpation session, recorded under ./sessions
+demo: $(STAMP)
+	$(BIN)/haptics run --scene palpation --duration 10
+	@$(BIN)/haptics sessions list
+
+## test: lint, type check, firmware unit tests (if present) and the whole pytest suite
+test: $(STAMP) lint typecheck firmware-test pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(PACKAGES) tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+firmware-test:
+	@if [ -f firmware/Makefile ]; then $(MAKE) -C firmware test; fi
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache firmware/build

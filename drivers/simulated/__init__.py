@@ -1,0 +1,1 @@
+"""A simulated haptic device: a stylus held by a scripted operator through a hand–arm model."""

@@ -1,0 +1,98 @@
+"""The simulated device: a real driver whose hardware is a hand–arm model and a script.
+
+It is clocked by the host: `_read` waits for the next 1 kHz deadline (sleep, then spin),
+steps the hand model with the force currently applied, and returns the sample. It clamps
+force to its own limit like real hardware, and `write()` returns what it applied.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from drivers.simulated.hand import HandModel
+from drivers.simulated.operator import PALPATION_SCRIPT, Waypoint, target
+from haptics.clock import next_deadline, sleep_until
+from haptics.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3, clamp_force
+from haptics.messages import STATUS_ARMED, STATUS_CLAMPED
+
+RATE_HZ = 1000.0
+MAX_FORCE_N = 8.0  # Falcon-class continuous force
+
+
+class SimulatedDevice(Device):
+    """argument: script duration in seconds (default 10), e.g. 'simulated:20'."""
+
+    name: ClassVar[str] = "simulated"
+
+    def __init__(
+        self,
+        argument: str = "",
+        *,
+        script: tuple[Waypoint, ...] = PALPATION_SCRIPT,
+        hand: HandModel | None = None,
+        rate_hz: float = RATE_HZ,
+    ) -> None:
+        super().__init__(argument)
+        self.duration_s = float(argument) if argument else 10.0
+        self.script = script
+        self.hand = hand or HandModel()
+        self.period_ns = round(1e9 / rate_hz)
+        self._seq = 0
+        self._deadline = 0
+        self._t0 = 0
+        self._pos: Vec3 = script[0].position
+        self._vel: Vec3 = ZERO
+        self._force: Vec3 = ZERO
+        self._clamped = False
+        self.missed_ticks = 0
+
+    @classmethod
+    def schema(cls, argument: str = "") -> FeatureSchema:
+        return FeatureSchema(rate_hz=RATE_HZ, max_force_n=MAX_FORCE_N)
+
+    def _open(self) -> DeviceInfo:
+        self._t0 = self._deadline = time.monotonic_ns()
+        return DeviceInfo(
+            driver=self.name,
+            model="scripted stylus + hand–arm model",
+            provenance="simulated",
+            firmware_version="n/a",
+            extra={
+                "hand": {
+                    "mass_kg": self.hand.mass_kg,
+                    "stiffness_n_per_m": self.hand.stiffness_n_per_m,
+                    "damping_ns_per_m": self.hand.damping_ns_per_m,
+                },
+                "script_duration_s": self.duration_s,
+            },
+        )
+
+    def start(self, session_duration_s: float | None = None) -> None:
+        """Start the operator's script now, stretched to the session unless given explicitly."""
+        if not self.argument and session_duration_s:
+            self.duration_s = session_duration_s
+        self._t0 = self._deadline = time.monotonic_ns()
+
+    def _read(self, timeout_s: float) -> Sample | None:
+        self._deadline, missed = next_deadline(self._deadline, self.period_ns, time.monotonic_ns())
+        self.missed_ticks += missed
+        now = sleep_until(self._deadline)
+        dt = self.period_ns * (1 + missed) / 1e9
+        t = (self._deadline - self._t0) / 1e9
+        tgt, tgt_vel = target(t, self.duration_s, self.script)
+        self._pos, self._vel = self.hand.step(self._pos, self._vel, tgt, tgt_vel, self._force, dt)
+        status = (STATUS_ARMED if self.state.value == "armed" else 0) | (
+            STATUS_CLAMPED if self._clamped else 0
+        )
+        self._seq += 1
+        return Sample(
+            self._seq, self._deadline - self._t0, now, self._pos, self._vel, self._force, 0, status
+        )
+
+    def _write(self, force: Vec3) -> Vec3:
+        self._force, self._clamped = clamp_force(force, MAX_FORCE_N)
+        return self._force
+
+    def _close(self) -> None:
+        self._force = ZERO

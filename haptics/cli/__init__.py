@@ -1,0 +1,1 @@
+"""The `haptics` command line."""

@@ -1,0 +1,43 @@
+"""Time: one clock for every process, and pure scheduling decisions.
+
+Every process stamps `time.monotonic_ns()` (CLOCK_MONOTONIC, shared by all processes on a
+host). Scheduling decisions are pure functions of (deadline, period, now) so they are unit
+tested faster than real time; only `sleep_until` touches the real clock.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+now_ns = time.monotonic_ns
+
+DEFAULT_SPIN_NS: Final = 250_000  # sleep until this long before a deadline, then spin
+
+
+def next_deadline(deadline_ns: int, period_ns: int, now: int) -> tuple[int, int]:
+    """The next deadline after `deadline_ns`, skipping any already missed.
+
+    Returns (next_deadline_ns, missed) where `missed` counts whole periods that passed
+    without a tick (e.g. a VM stall). Missed ticks are skipped, never caught up in a burst.
+    """
+    nxt = deadline_ns + period_ns
+    if now < nxt:
+        return nxt, 0
+    missed = (now - nxt) // period_ns + 1
+    return nxt + missed * period_ns, int(missed)
+
+
+def sleep_until(deadline_ns: int, spin_ns: int = DEFAULT_SPIN_NS) -> int:
+    """Block until `deadline_ns` (monotonic): sleep until `spin_ns` before, then spin.
+
+    Returns the wake time in ns. Sleeping alone overshoots by 50–110 µs on a VM; the final
+    spin brings the wake error to about a microsecond at the cost of `spin_ns` of CPU per tick.
+    """
+    remaining = deadline_ns - time.monotonic_ns()
+    if remaining > spin_ns:
+        time.sleep((remaining - spin_ns) / 1e9)
+    now = time.monotonic_ns()
+    while now < deadline_ns:
+        now = time.monotonic_ns()
+    return now

@@ -1,0 +1,184 @@
+"""The device contract every driver implements, and the sample it produces.
+
+Lifecycle: created → open → armed → closed. A device streams state once open, applies force
+only while armed, and zeroes force before it disarms or closes. `write()` returns the force
+actually applied after the device's own clamps: that is what gets recorded.
+
+A driver overrides `_open`, `_read`, `_write` and `_close`; the base class enforces the
+lifecycle and the "zero unless armed" rule so no driver can forget it.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, NamedTuple
+
+from pydantic import BaseModel, Field
+
+from haptics.errors import DeviceError
+
+Vec3 = tuple[float, float, float]
+ZERO: Vec3 = (0.0, 0.0, 0.0)
+
+
+class Sample(NamedTuple):
+    """One device state sample (the STATE message's fields, without the header)."""
+
+    seq: int
+    device_time_ns: int
+    host_time_ns: int
+    position: Vec3
+    velocity: Vec3
+    force: Vec3
+    buttons: int = 0
+    status: int = 0
+
+
+class Channel(BaseModel):
+    """One recorded channel: name, unit and frame."""
+
+    name: str
+    unit: str
+    frame: str = "device"
+    size: int = 3
+
+
+class FeatureSchema(BaseModel):
+    """What a device produces, known before it is opened (rate, channels, limits)."""
+
+    rate_hz: float = Field(gt=0)
+    max_force_n: float = Field(gt=0, description="continuous force the device can apply")
+    workspace_m: tuple[float, float, float] = (0.16, 0.12, 0.12)
+    channels: list[Channel] = Field(
+        default_factory=lambda: [
+            Channel(name="position", unit="m"),
+            Channel(name="velocity", unit="m/s"),
+            Channel(name="force", unit="N"),
+        ]
+    )
+
+
+class DeviceInfo(BaseModel):
+    """Identity of an opened device, stored in the session manifest."""
+
+    driver: str
+    model: str
+    serial: str = ""
+    firmware_version: str = ""
+    provenance: str = Field(description="'simulated' or 'real'")
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Lifecycle(enum.Enum):
+    CREATED = "created"
+    OPEN = "open"
+    ARMED = "armed"
+    CLOSED = "closed"
+
+
+def clamp_force(force: Vec3, max_norm: float) -> tuple[Vec3, bool]:
+    """Scale `force` down to at most `max_norm`; non-finite input becomes zero.
+
+    Returns (force, clamped).
+    """
+    fx, fy, fz = force
+    if not (math.isfinite(fx) and math.isfinite(fy) and math.isfinite(fz)):
+        return ZERO, True
+    norm = math.sqrt(fx * fx + fy * fy + fz * fz)
+    if norm <= max_norm:
+        return force, False
+    s = max_norm / norm
+    return (fx * s, fy * s, fz * s), True
+
+
+class Device(ABC):
+    """Base class of every driver. Subclasses set `name` and implement the four `_` methods."""
+
+    name: ClassVar[str] = "device"
+
+    def __init__(self, argument: str = "") -> None:
+        self.argument = argument
+        self.state = Lifecycle.CREATED
+
+    # -- what subclasses provide -------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def schema(cls, argument: str = "") -> FeatureSchema:
+        """The feature schema, available before opening."""
+
+    @abstractmethod
+    def _open(self) -> DeviceInfo: ...
+
+    @abstractmethod
+    def _read(self, timeout_s: float) -> Sample | None: ...
+
+    @abstractmethod
+    def _write(self, force: Vec3) -> Vec3: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def _arm(self) -> None:  # noqa: B027 - optional hook
+        """Device-specific arming (e.g. the firmware's enable); default: nothing."""
+
+    def _disarm(self) -> None:  # noqa: B027 - optional hook
+        """Device-specific disarming; called after force was zeroed."""
+
+    def start(self, session_duration_s: float | None = None) -> None:  # noqa: B027 - optional hook
+        """Called once when streaming starts; the duration is a hint (None: open-ended)."""
+
+    # -- the lifecycle, enforced -------------------------------------------------------
+    def open(self) -> DeviceInfo:
+        """Open the device; it streams state but applies no force. Raises DeviceError."""
+        if self.state is not Lifecycle.CREATED:
+            raise DeviceError(f"{self.name}: open() in state {self.state.value}")
+        info = self._open()
+        self.state = Lifecycle.OPEN
+        return info
+
+    def arm(self) -> None:
+        """Allow force. Raises DeviceError unless the device is open."""
+        if self.state is Lifecycle.ARMED:
+            return
+        if self.state is not Lifecycle.OPEN:
+            raise DeviceError(f"{self.name}: arm() needs an open device (state {self.state.value})")
+        self._arm()
+        self.state = Lifecycle.ARMED
+
+    def disarm(self) -> None:
+        """Zero force, then forbid it."""
+        if self.state is Lifecycle.ARMED:
+            self._write(ZERO)
+            self._disarm()
+            self.state = Lifecycle.OPEN
+
+    def read(self, timeout_s: float) -> Sample | None:
+        """The next sample not yet returned (in order), or None after `timeout_s`.
+
+        A driver that falls behind drops the oldest samples; the seq gap shows it.
+        """
+        if self.state not in (Lifecycle.OPEN, Lifecycle.ARMED):
+            raise DeviceError(f"{self.name}: read() on a {self.state.value} device")
+        return self._read(timeout_s)
+
+    def write(self, force: Vec3) -> Vec3:
+        """Command `force` (N); returns the force actually applied (zero unless armed)."""
+        if self.state is not Lifecycle.ARMED:
+            if self.state is Lifecycle.OPEN:
+                self._write(ZERO)
+            return ZERO
+        return self._write(force)
+
+    def close(self) -> None:
+        """Zero force and release the device. Safe to call more than once."""
+        if self.state is Lifecycle.CLOSED:
+            return
+        try:
+            if self.state is Lifecycle.ARMED:
+                self.disarm()
+            if self.state is Lifecycle.OPEN:
+                self._close()
+        finally:
+            self.state = Lifecycle.CLOSED

@@ -1,0 +1,239 @@
+"""The 1 kHz control loop process.
+
+Each tick: wake at an absolute deadline (sleep, then spin), take the newest device sample,
+map it to the tool, ask the scene for contact and tissue force, apply safety, publish the
+command and the tick's telemetry. Nothing else happens in a tick: no logging, no dicts, no
+pydantic. Missed ticks (VM stalls) are skipped and counted, never caught up in a burst.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import zmq
+from pydantic import BaseModel, Field
+
+from haptics.clock import next_deadline, sleep_until
+from haptics.control import ControlServer
+from haptics.errors import HapticsError
+from haptics.messages import (
+    COMMAND,
+    EVENT_OVERRUN,
+    EVENT_STALE_INPUT,
+    FLAG_ARMED,
+    FLAG_BAD_INPUT,
+    FLAG_CLAMPED,
+    FLAG_STALE_INPUT,
+    FLAG_STOPPING,
+    STATE,
+    TELEMETRY,
+)
+from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc
+from haptics.registry import load_scene
+from haptics.safety import SafetyPolicy, limit_force, stale_gain
+from haptics.scene import Scene
+from haptics.teleop import Mapping, device_to_tool, scene_to_device_force
+from haptics.transport import drain_latest, drain_subscriptions, publisher, subscriber
+
+
+class LoopConfig(BaseModel):
+    endpoints: dict[str, str]
+    scene: str = "palpation"
+    scene_params: dict[str, Any] = Field(default_factory=dict)
+    rate_hz: float = Field(1000.0, gt=0)
+    safety: SafetyPolicy = Field(default_factory=SafetyPolicy)
+    mapping: Mapping = Field(default_factory=Mapping)
+    command_subscribers: int = 1
+    telemetry_subscribers: int = 0
+    cpu: int | None = None  # pin the loop here (best-effort)
+    realtime_priority: int | None = 80  # SCHED_FIFO priority (best-effort); None: normal
+    start_timeout_s: float = 20.0
+
+
+def make_scene(name: str, params: dict[str, Any]) -> Scene:
+    scene: Scene = load_scene(name)(params)
+    return scene
+
+
+def run_loop_process(cfg: LoopConfig) -> None:
+    """Entry point of the loop process (multiprocessing target)."""
+    stop = child_setup("haptics-loop")
+    # the ZeroMQ context (and its I/O thread) exists before any pinning or priority change
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ctl = ControlServer(ctx, cfg.endpoints["ctl-loop"])
+    scene = make_scene(cfg.scene, cfg.scene_params)
+    scene.build()
+    states = subscriber(ctx, cfg.endpoints["state"], deep=False)
+    commands = publisher(ctx, cfg.endpoints["command"])
+    telemetry = publisher(ctx, cfg.endpoints["telemetry"])
+    notes: list[str] = []
+    try:
+        for sock, count in (
+            (commands, cfg.command_subscribers),
+            (telemetry, cfg.telemetry_subscribers),
+        ):
+            give_up = time.monotonic() + cfg.start_timeout_s
+            seen = 0
+            while seen < count and not stop.set:
+                seen += drain_subscriptions(sock)
+                req = ctl.poll(5)
+                if req is not None and _answer(req, ctl, scene, {"ready": False}):
+                    ctl.reply({"ok": True, "ticks": 0})
+                    return
+                if time.monotonic() > give_up:
+                    raise HapticsError(
+                        f"loop: {seen}/{count} subscribers after {cfg.start_timeout_s} s"
+                    )
+        if cfg.cpu is not None:
+            msg = pin_to_cpu(cfg.cpu)
+            if msg:
+                notes.append(msg)
+        if cfg.realtime_priority is not None:
+            msg = make_realtime(cfg.realtime_priority)
+            if msg:
+                notes.append(msg)
+        _run_ticks(cfg, scene, states, commands, telemetry, ctl, stop, notes)
+    finally:
+        scene.close()
+        for s in (states, commands, telemetry):
+            s.close(linger=500)
+        ctl.close()
+        ctx.term()
+
+
+def _run_ticks(
+    cfg: LoopConfig,
+    scene: Scene,
+    states: zmq.Socket[bytes],
+    commands: zmq.Socket[bytes],
+    telemetry: zmq.Socket[bytes],
+    ctl: ControlServer,
+    stop: Any,
+    notes: list[str],
+) -> None:
+    period = round(1e9 / cfg.rate_hz)
+    dt = period / 1e9
+    policy, mapping = cfg.safety, cfg.mapping
+    hold_ns, fade_ns = int(policy.stale_hold_ms * 1e6), int(policy.stale_fade_ms * 1e6)
+    max_force = policy.max_force_n
+    unpack_state, pack_cmd, pack_tel = STATE.unpack, COMMAND.pack, TELEMETRY.pack
+    stats: dict[str, Any] = {
+        "ready": True,
+        "ticks": 0,
+        "missed_ticks": 0,
+        "bad_input": 0,
+        "notes": notes,
+    }
+    tool = (0.0, 0.0, 1.0)
+    tool_vel = (0.0, 0.0, 0.0)
+    last_seq = 0
+    last_new_ns = time.monotonic_ns()
+    was_stale = False
+    tick = 0
+    missed_total = 0
+    stop_requested = False
+    quiet_gc()
+    deadline = time.monotonic_ns() + period
+    while True:
+        wake = sleep_until(deadline)
+        flags = FLAG_ARMED
+        events = 0
+        raw, _ = drain_latest(states)
+        if raw is not None:
+            try:
+                s = unpack_state(raw)
+                seq = int(s[2])
+                if seq > last_seq and all(map(math.isfinite, s[5:11])):
+                    tool, tool_vel = device_to_tool(
+                        mapping, (s[5], s[6], s[7]), (s[8], s[9], s[10])
+                    )
+                    last_seq = seq
+                    last_new_ns = wake
+                elif seq > last_seq:
+                    flags |= FLAG_BAD_INPUT
+                    stats["bad_input"] += 1
+            except HapticsError:
+                flags |= FLAG_BAD_INPUT
+                stats["bad_input"] += 1
+        t_input = time.monotonic_ns()
+        gain = stale_gain(wake - last_new_ns, hold_ns, fade_ns)
+        if gain < 1.0:
+            flags |= FLAG_STALE_INPUT
+            if not was_stale:
+                events |= EVENT_STALE_INPUT
+        was_stale = gain < 1.0
+        c = scene.step(tool, tool_vel, dt)
+        t_scene = time.monotonic_ns()
+        force, limited = limit_force(scene_to_device_force(mapping, c.force), max_force, gain)
+        if limited and gain == 1.0:
+            flags |= FLAG_CLAMPED
+        if stop.set:
+            flags = FLAG_STOPPING
+            force = (0.0, 0.0, 0.0)
+        commands.send(
+            pack_cmd(tick, last_seq, time.monotonic_ns(), force[0], force[1], force[2], flags)
+        )
+        done = time.monotonic_ns()
+        nxt, missed = next_deadline(deadline, period, done)
+        if missed:
+            events |= EVENT_OVERRUN
+            missed_total += missed
+        telemetry.send(
+            pack_tel(
+                tick,
+                last_seq,
+                deadline,
+                wake,
+                done - wake,
+                t_input - wake,
+                t_scene - t_input,
+                missed,
+                tool[0],
+                tool[1],
+                tool[2],
+                c.contact,
+                c.layer,
+                c.inclusion,
+                c.depth_m,
+                c.tissue_force_n,
+                force[0],
+                force[1],
+                force[2],
+                events | c.events,
+                flags,
+            )
+        )
+        tick += 1
+        if stop.set:
+            stats["ticks"], stats["missed_ticks"] = tick, missed_total
+            if stop_requested:
+                ctl.reply({"ok": True, **stats})
+            return
+        if tick & 15 == 0:
+            drain_subscriptions(commands)
+            drain_subscriptions(telemetry)
+            req = ctl.poll(0)
+            if req is not None:
+                stats["ticks"], stats["missed_ticks"] = tick, missed_total
+                if _answer(req, ctl, scene, stats):
+                    stop.set = True  # one more tick sends zero force with FLAG_STOPPING
+                    stop_requested = True
+        deadline = nxt
+
+
+def _answer(req: dict[str, Any], ctl: ControlServer, scene: Scene, stats: dict[str, Any]) -> bool:
+    """Answer one control request; True means stop."""
+    cmd = req["cmd"]
+    if cmd == "ping":
+        ctl.reply({"ok": True, "ready": stats.get("ready", False)})
+    elif cmd == "info":
+        ctl.reply({"ok": True, "scene": scene.describe()})
+    elif cmd == "stats":
+        ctl.reply({"ok": True, **stats})
+    elif cmd == "stop":
+        return True  # answered after the final zero-force tick
+    else:
+        ctl.reply({"ok": False, "error": f"unknown command '{cmd}'"})
+    return False

@@ -1,0 +1,80 @@
+"""The session manifest: who, what, with which device, scene, software and clocks.
+
+Written when recording starts (status "recording"), rewritten atomically when anything is
+added, and finalised at close with per-stream counts and file hashes. A session whose
+recorder was killed keeps status "recording": readers treat it as cut off, not as broken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+class StreamInfo(BaseModel):
+    file: str
+    layout: str
+    layout_version: int
+    nominal_rate_hz: float | None = None
+    received: int = 0
+    gaps: int = 0
+    reordered: int = 0
+    bad_messages: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    published: int | None = Field(None, description="what the publisher says it sent, when known")
+    sha256: str | None = None
+
+
+class Manifest(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    session_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    status: Literal["recording", "complete", "repaired"] = "recording"
+    created_utc: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    ended_utc: str | None = None
+    stop_reason: str | None = None
+    operator: str = Field(default_factory=lambda: os.environ.get("USER", "unknown"))
+    provenance: str = "simulated"
+    software: dict[str, str] = Field(default_factory=lambda: software_versions())
+    device: dict[str, Any] = Field(default_factory=dict)
+    scene: dict[str, Any] = Field(default_factory=dict)
+    loop: dict[str, Any] = Field(default_factory=dict)
+    clock: dict[str, Any] = Field(default_factory=dict)
+    streams: dict[str, StreamInfo] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+def software_versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("haptics", "numpy", "pybullet", "pyzmq", "pyarrow", "pydantic"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def write_manifest(session_dir: Path, manifest: Manifest) -> None:
+    """Write atomically (temp file, fsync, rename): a crash leaves the old or the new one."""
+    tmp = session_dir / (MANIFEST_NAME + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(manifest.model_dump_json(indent=2))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, session_dir / MANIFEST_NAME)
+
+
+def read_manifest(session_dir: Path) -> Manifest:
+    """Load a session's manifest. Raises FileNotFoundError or pydantic.ValidationError."""
+    return Manifest.model_validate(json.loads((session_dir / MANIFEST_NAME).read_text()))

@@ -1,0 +1,208 @@
+"""Fixed binary layouts for the per-sample messages on the hot path.
+
+Each layout is declared once as a list of (field, numpy type code). From it we derive a
+`struct.Struct` (fast packing of one message in the tick: ~0.2 µs) and a numpy dtype (the
+recorder turns a batch of raw messages into columns with one `np.frombuffer`). All layouts
+are little-endian and packed, and start with two bytes: the message kind and its layout
+version, so a reader refuses bytes it does not understand instead of misreading them.
+
+pydantic is not used here on purpose: it belongs to configs and files, not to 1 kHz data.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from haptics.errors import MessageError
+
+_STRUCT_CODES: Final = {
+    "u1": "B",
+    "i1": "b",
+    "u2": "H",
+    "u4": "I",
+    "i4": "i",
+    "u8": "Q",
+    "i8": "q",
+    "f4": "f",
+    "f8": "d",
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A versioned binary layout: field names and types in wire order."""
+
+    name: str
+    kind: int
+    version: int
+    fields: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        fmt = "<" + "".join(_STRUCT_CODES[t] for _, t in self.fields)
+        object.__setattr__(self, "_struct", struct.Struct(fmt))
+        dtype = np.dtype([(n, "<" + t) for n, t in self.fields])
+        object.__setattr__(self, "_dtype", dtype)
+
+    @property
+    def struct(self) -> struct.Struct:
+        return self._struct  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def dtype(self) -> np.dtype[np.void]:
+        return self._dtype  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def size(self) -> int:
+        return self.struct.size
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.fields)
+
+    def pack(self, *values: float | int) -> bytes:
+        """Pack one message; `values` exclude the leading kind and version bytes."""
+        return self.struct.pack(self.kind, self.version, *values)
+
+    def unpack(self, data: bytes) -> tuple[float | int, ...]:
+        """Unpack one message, checking length, kind and version.
+
+        Raises MessageError when the bytes are not this layout.
+        """
+        if len(data) != self.size:
+            raise MessageError(
+                f"{self.name}: expected {self.size} bytes, got {len(data)}; "
+                "sender and receiver run different layout versions?"
+            )
+        values = self.struct.unpack(data)
+        if values[0] != self.kind or values[1] != self.version:
+            raise MessageError(
+                f"{self.name}: kind/version {values[0]}/{values[1]} != {self.kind}/{self.version}"
+            )
+        return values
+
+    def to_array(self, payloads: list[bytes]) -> np.ndarray:
+        """Decode a batch of raw messages into a structured array (one row per message).
+
+        Rows whose length, kind or version do not match are dropped; the caller counts them.
+        """
+        good = [
+            p
+            for p in payloads
+            if len(p) == self.size and p[0] == self.kind and p[1] == self.version
+        ]
+        return np.frombuffer(b"".join(good), dtype=self.dtype)
+
+
+_HEADER = (("kind", "u1"), ("version", "u1"))
+
+# Device state: one sample as the driver saw it. device_time_ns is the device's own clock;
+# host_time_ns is time.monotonic_ns() stamped on receipt (or on publish for a simulated device).
+STATE = Layout(
+    "state",
+    kind=1,
+    version=1,
+    fields=(
+        *_HEADER,
+        ("seq", "u8"),
+        ("device_time_ns", "i8"),
+        ("host_time_ns", "i8"),
+        ("px", "f8"),
+        ("py", "f8"),
+        ("pz", "f8"),
+        ("vx", "f8"),
+        ("vy", "f8"),
+        ("vz", "f8"),
+        ("fx", "f8"),
+        ("fy", "f8"),
+        ("fz", "f8"),  # force the device measured / applied
+        ("buttons", "u4"),
+        ("status", "u4"),
+    ),
+)
+
+# Force command from the loop to the device. state_seq is the state sample it answers, so the
+# device can measure latency and the recorder can pair commands with samples.
+COMMAND = Layout(
+    "command",
+    kind=2,
+    version=1,
+    fields=(
+        *_HEADER,
+        ("seq", "u8"),
+        ("state_seq", "u8"),
+        ("host_time_ns", "i8"),
+        ("fx", "f8"),
+        ("fy", "f8"),
+        ("fz", "f8"),
+        ("flags", "u4"),
+    ),
+)
+
+# Loop telemetry, one per tick: timing, contact and the tissue's answer (ground truth).
+TELEMETRY = Layout(
+    "telemetry",
+    kind=3,
+    version=1,
+    fields=(
+        *_HEADER,
+        ("tick", "u8"),
+        ("state_seq", "u8"),
+        ("deadline_ns", "i8"),  # when the tick was scheduled
+        ("wake_ns", "i8"),  # when it actually started
+        ("compute_ns", "i4"),  # wake → command sent
+        ("input_ns", "i4"),  # wake → newest sample decoded
+        ("scene_ns", "i4"),  # contact query + tissue force
+        ("missed_ticks", "u4"),  # ticks skipped before this one (VM stalls), never caught up
+        ("tool_x", "f8"),
+        ("tool_y", "f8"),
+        ("tool_z", "f8"),
+        ("contact", "u1"),
+        ("layer", "i1"),
+        ("inclusion", "u1"),
+        ("depth_m", "f8"),
+        ("tissue_force_n", "f8"),  # force the tissue model rendered (before safety)
+        ("fx", "f8"),
+        ("fy", "f8"),
+        ("fz", "f8"),  # force commanded (after safety)
+        ("events", "u4"),
+        ("flags", "u4"),
+    ),
+)
+
+LAYOUTS: Final = {layout.name: layout for layout in (STATE, COMMAND, TELEMETRY)}
+
+# Status bits in STATE.status
+STATUS_ARMED: Final = 1 << 0
+STATUS_FAULT: Final = 1 << 1
+STATUS_WATCHDOG: Final = 1 << 2  # driver watchdog zeroed force: the loop went quiet
+STATUS_CLAMPED: Final = 1 << 3  # the device's own clamp limited the last command
+
+# Flags in COMMAND.flags and TELEMETRY.flags
+FLAG_ARMED: Final = 1 << 0  # force allowed; without it the device applies zero
+FLAG_STALE_INPUT: Final = 1 << 1  # no new sample for a while: force fading to zero
+FLAG_CLAMPED: Final = 1 << 2  # safety clamped the force
+FLAG_STOPPING: Final = 1 << 3  # session ending: zero force, then disarm
+FLAG_BAD_INPUT: Final = 1 << 4  # non-finite or malformed sample rejected
+
+# Event bits in TELEMETRY.events (tissue events use the same low bits as sim.tissue.base).
+EVENT_PUNCTURE: Final = 1 << 0
+EVENT_CUT_START: Final = 1 << 1
+EVENT_CUT_END: Final = 1 << 2
+EVENT_CONTACT_START: Final = 1 << 8
+EVENT_CONTACT_END: Final = 1 << 9
+EVENT_OVERRUN: Final = 1 << 10
+EVENT_STALE_INPUT: Final = 1 << 11
+
+EVENT_NAMES: Final = {
+    EVENT_PUNCTURE: "puncture",
+    EVENT_CUT_START: "cut_start",
+    EVENT_CUT_END: "cut_end",
+    EVENT_CONTACT_START: "contact_start",
+    EVENT_CONTACT_END: "contact_end",
+    EVENT_OVERRUN: "overrun",
+    EVENT_STALE_INPUT: "stale_input",
+}

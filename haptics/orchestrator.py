@@ -1,0 +1,270 @@
+"""Starting and stopping a session's processes in the safe order.
+
+Start: recorder (if recording) → device → loop; each answers a ping before the next starts,
+and publishers wait for their subscribers, so the recorder sees the first sample. Then the
+device is armed. Stop: disarm the device (force zero at the device first), stop the loop
+(its last command is zero force), stop the device, then the recorder, which drains every
+queue before it closes. Anything that does not exit in time is terminated, then killed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import shutil
+import tempfile
+import time
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, Literal
+
+import zmq
+from pydantic import BaseModel, Field
+
+from haptics import control
+from haptics.device_process import DeviceProcessConfig, run_device_process
+from haptics.errors import HapticsError
+from haptics.loop import LoopConfig, run_loop_process
+from haptics.manifest import Manifest
+from haptics.process import cpu_plan, keep_off_loop_cpu
+from haptics.recorder import RecorderConfig, run_recorder_process
+from haptics.registry import load_driver, split_device_spec
+from haptics.safety import SafetyPolicy
+from haptics.teleop import Mapping
+from haptics.transport import ipc_endpoints, subscriber, tcp_endpoints
+
+
+class SessionConfig(BaseModel):
+    device: str = "simulated"
+    scene: str = "palpation"
+    scene_params: dict[str, Any] = Field(default_factory=dict)
+    duration_s: float | None = Field(10.0, description="None: run until stopped")
+    record_dir: Path | None = Path("sessions")
+    rate_hz: float = 1000.0
+    transport: Literal["ipc", "tcp"] = "ipc"
+    tcp_host: str = "127.0.0.1"
+    tcp_base_port: int = 5750
+    operator: str | None = None
+    safety: SafetyPolicy = Field(default_factory=SafetyPolicy)
+    mapping: Mapping = Field(default_factory=Mapping)
+    driver_watchdog_ms: float = 50.0
+    monitor: bool = True
+    realtime: bool = True  # best-effort: loop pinned to its own CPU with SCHED_FIFO
+
+
+def new_session_dir(root: Path, scene: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = root / f"{stamp}-{scene}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{scene}-{n}"
+    return path
+
+
+class SessionRun:
+    """One running session. Use as a context manager: `with SessionRun(cfg) as run: ...`."""
+
+    def __init__(self, cfg: SessionConfig) -> None:
+        self.cfg = cfg
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.run_dir = Path(tempfile.mkdtemp(prefix="haptics-"))
+        self.endpoints = (
+            ipc_endpoints(self.run_dir)
+            if cfg.transport == "ipc"
+            else tcp_endpoints(cfg.tcp_host, cfg.tcp_base_port)
+        )
+        self.session_dir = new_session_dir(cfg.record_dir, cfg.scene) if cfg.record_dir else None
+        self.procs: dict[str, BaseProcess] = {}
+        self.monitor: zmq.Socket[bytes] | None = None
+        self.warnings: list[str] = []
+        self.started_ns = 0
+        self.result: dict[str, Any] = {}
+
+    # -- start -------------------------------------------------------------------------
+    def __enter__(self) -> SessionRun:
+        try:
+            self.start()
+        except BaseException:
+            self.stop("failed to start")
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop("interrupted" if exc[0] is KeyboardInterrupt else "finished")
+
+    def start(self) -> None:
+        """Start every process and arm the device. Raises HapticsError naming what failed."""
+        cfg = self.cfg
+        name, argument = split_device_spec(cfg.device)
+        schema = load_driver(name).schema(argument)
+        safety = cfg.safety.model_copy(
+            update={"max_force_n": min(cfg.safety.max_force_n, schema.max_force_n)}
+        )
+        spawn = mp.get_context("spawn")
+        loop_cpu, other_cpus = cpu_plan() if cfg.realtime else (None, None)
+        keep_off_loop_cpu(other_cpus)  # this process (the CLI) too
+        recording = self.session_dir is not None
+        if recording:
+            assert self.session_dir is not None
+            manifest = Manifest(
+                operator=cfg.operator or Manifest().operator,
+                loop={
+                    "rate_hz": cfg.rate_hz,
+                    "safety": safety.model_dump(),
+                    "mapping": cfg.mapping.model_dump(),
+                },
+                clock={
+                    "host_clock": "CLOCK_MONOTONIC (time.monotonic_ns)",
+                    "monotonic_ns_at_start": time.monotonic_ns(),
+                    "utc_at_start": dt.datetime.now(dt.UTC).isoformat(),
+                },
+                device={"spec": cfg.device, "schema": schema.model_dump()},
+            )
+            rc = RecorderConfig(
+                endpoints=self.endpoints,
+                session_dir=self.session_dir,
+                manifest=manifest,
+                cpus=other_cpus,
+            )
+            self._spawn(spawn, "recorder", run_recorder_process, rc)
+        dc = DeviceProcessConfig(
+            device=cfg.device,
+            endpoints=self.endpoints,
+            subscribers=1 + recording,
+            watchdog_ms=cfg.driver_watchdog_ms,
+            session_duration_s=cfg.duration_s,
+            cpus=other_cpus,
+        )
+        self._spawn(spawn, "device", run_device_process, dc)
+        if cfg.monitor:
+            self.monitor = subscriber(self.ctx, self.endpoints["telemetry"], deep=True)
+        lc = LoopConfig(
+            endpoints=self.endpoints,
+            scene=cfg.scene,
+            scene_params=cfg.scene_params,
+            rate_hz=cfg.rate_hz,
+            safety=safety,
+            mapping=cfg.mapping,
+            command_subscribers=1 + recording,
+            telemetry_subscribers=recording + cfg.monitor,
+            cpu=loop_cpu,
+            realtime_priority=80 if cfg.realtime else None,
+        )
+        self._spawn(spawn, "loop", run_loop_process, lc)
+        self._wait_until(lambda: bool(self._ask("loop", "ping").get("ready")), "loop", 30.0)
+        self._wait_until(lambda: bool(self._ask("device", "ping").get("streaming")), "device", 30.0)
+        device = self._ask("device", "info")
+        scene = self._ask("loop", "info")
+        if recording:
+            self._ask(
+                "recorder",
+                "annotate",
+                device=device.get("info", {}),
+                scene=scene.get("scene", {}),
+                provenance=device.get("info", {}).get("provenance", "unknown"),
+            )
+        armed = self._ask("device", "arm")
+        if not armed.get("ok"):
+            raise HapticsError(f"device refused to arm: {armed.get('error')}")
+        self.started_ns = time.monotonic_ns()
+
+    def _spawn(self, spawn: Any, name: str, target: Any, cfg: BaseModel) -> None:
+        proc = spawn.Process(target=target, args=(cfg,), name=f"haptics-{name}", daemon=False)
+        proc.start()
+        self.procs[name] = proc
+        self._wait_until(lambda: bool(self._ask(name, "ping", timeout_s=0.5).get("ok")), name, 30.0)
+
+    def _ask(self, name: str, cmd: str, timeout_s: float = 2.0, **args: Any) -> dict[str, Any]:
+        proc = self.procs.get(name)
+        if proc is None:
+            return {"ok": False, "error": f"no {name} process"}
+        if not proc.is_alive():
+            return {"ok": False, "error": f"{name} process has exited (code {proc.exitcode})"}
+        try:
+            return control.request(self.ctx, self.endpoints[f"ctl-{name}"], cmd, timeout_s, **args)
+        except HapticsError as exc:
+            return {"ok": False, "error": str(exc)}
+
+    def _wait_until(self, ready: Any, name: str, timeout_s: float) -> None:
+        give_up = time.monotonic() + timeout_s
+        while not ready():
+            proc = self.procs.get(name)
+            if proc is not None and not proc.is_alive():
+                raise HapticsError(
+                    f"the {name} process exited during start-up (code {proc.exitcode}); "
+                    "its error is printed above"
+                )
+            if time.monotonic() > give_up:
+                raise HapticsError(
+                    f"the {name} process did not become ready within {timeout_s:.0f} s"
+                )
+            time.sleep(0.05)
+
+    # -- while running -----------------------------------------------------------------
+    def elapsed_s(self) -> float:
+        return (time.monotonic_ns() - self.started_ns) / 1e9 if self.started_ns else 0.0
+
+    def check(self) -> str | None:
+        """Why the session must stop now (device or loop died), or None. Warns once if the
+        recorder died: force keeps flowing, and what was flushed stays readable."""
+        for name in ("device", "loop"):
+            proc = self.procs.get(name)
+            if proc is not None and not proc.is_alive():
+                return f"the {name} process died (exit code {proc.exitcode})"
+        rec = self.procs.get("recorder")
+        if (
+            rec is not None
+            and not rec.is_alive()
+            and not any("recorder" in w for w in self.warnings)
+        ):
+            self.warnings.append(
+                f"the recorder died (exit code {rec.exitcode}); the session on disk "
+                "holds what was flushed before; `haptics sessions show` reads it"
+            )
+        return None
+
+    # -- stop --------------------------------------------------------------------------
+    def stop(self, reason: str) -> dict[str, Any]:
+        """Zero force, stop every process in order, never leave one behind."""
+        if self.result:
+            return self.result
+        device_stats = self._ask("device", "disarm")
+        loop_stats = self._ask("loop", "stop", timeout_s=3.0)
+        device_stats = self._ask("device", "stop", timeout_s=3.0)
+        published: dict[str, int] = {}
+        if device_stats.get("ok"):
+            published["state"] = int(device_stats.get("published", 0))
+        if loop_stats.get("ok"):
+            published["command"] = published["telemetry"] = int(loop_stats.get("ticks", 0))
+        recorder = {}
+        if "recorder" in self.procs:
+            recorder = self._ask(
+                "recorder", "stop", timeout_s=30.0, published=published, reason=reason
+            )
+        for name in ("loop", "device", "recorder"):
+            proc = self.procs.get(name)
+            if proc is None:
+                continue
+            proc.join(5.0)
+            if proc.is_alive():
+                self.warnings.append(f"{name} did not exit; terminated")
+                proc.terminate()
+                proc.join(3.0)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+        if self.monitor is not None:
+            self.monitor.close(0)
+        self.ctx.term()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.result = {
+            "reason": reason,
+            "session": str(self.session_dir) if self.session_dir else None,
+            "published": published,
+            "recorder": recorder,
+            "loop": loop_stats,
+            "device": device_stats,
+            "warnings": self.warnings,
+        }
+        return self.result

@@ -1,0 +1,164 @@
+"""ZeroMQ plumbing: endpoints, publishers that wait for their subscribers, draining, loss counting.
+
+One endpoint per topic, single-part binary messages. Publishers are XPUB sockets so they can
+wait until every expected subscriber has subscribed before streaming: a PUB socket silently
+drops what it sends before a subscriber's subscription arrives (the "slow joiner"), and the
+recorder must see every sample. State topics are never conflated; the device's command
+subscription may be (single publisher, only the newest command matters).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import zmq
+
+from haptics.errors import HapticsError
+
+TOPICS: Final = ("state", "command", "telemetry")
+DEEP_HWM: Final = 2_000_000  # messages; ~30 min of 1 kHz per topic: the recorder never drops
+
+
+def ipc_endpoints(run_dir: Path) -> dict[str, str]:
+    """ipc:// endpoints for every topic and control socket under `run_dir` (one host)."""
+    names = (*TOPICS, "ctl-device", "ctl-loop", "ctl-recorder")
+    return {name: f"ipc://{run_dir / name}" for name in names}
+
+
+def tcp_endpoints(host: str, base_port: int) -> dict[str, str]:
+    """tcp:// endpoints on consecutive ports (operator and simulator on separate hosts)."""
+    names = (*TOPICS, "ctl-device", "ctl-loop", "ctl-recorder")
+    return {name: f"tcp://{host}:{base_port + i}" for i, name in enumerate(names)}
+
+
+def check_bind_allowed(endpoint: str) -> None:
+    """Refuse a plain-tcp bind on a non-loopback address (it would need CurveZMQ).
+
+    Raises HapticsError with what to do instead.
+    """
+    if not endpoint.startswith("tcp://"):
+        return
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
+    if host not in ("127.0.0.1", "localhost", "[::1]", "::1"):
+        raise HapticsError(
+            f"refusing to bind {endpoint}: plain tcp is loopback-only. Bind 127.0.0.1 and "
+            "tunnel, or enable CurveZMQ authentication for remote operators."
+        )
+
+
+def publisher(
+    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, hwm: int = DEEP_HWM
+) -> zmq.Socket[bytes]:
+    """An XPUB socket bound to `endpoint` that reports every subscription (XPUB_VERBOSE)."""
+    check_bind_allowed(endpoint)
+    sock = ctx.socket(zmq.XPUB)
+    sock.setsockopt(zmq.SNDHWM, hwm)
+    sock.setsockopt(zmq.XPUB_VERBOSE, 1)
+    sock.setsockopt(zmq.LINGER, 1000)
+    sock.bind(endpoint)
+    return sock
+
+
+def wait_for_subscribers(sock: zmq.Socket[bytes], count: int, timeout_s: float) -> int:
+    """Block until `count` subscriptions arrived on an XPUB socket; return how many did.
+
+    Raises HapticsError on timeout, naming how many subscribers were expected and seen.
+    """
+    seen = 0
+    deadline = time.monotonic() + timeout_s
+    while seen < count:
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise HapticsError(
+                f"only {seen} of {count} subscribers connected to "
+                f"{sock.getsockopt_string(zmq.LAST_ENDPOINT)} within {timeout_s:.1f} s; "
+                "is every process of the session running?"
+            )
+        if sock.poll(left_ms, zmq.POLLIN):
+            msg = sock.recv()
+            if msg[:1] == b"\x01":
+                seen += 1
+            elif msg[:1] == b"\x00":
+                seen = max(0, seen - 1)
+    return seen
+
+
+def subscriber(
+    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, *, deep: bool = True, conflate: bool = False
+) -> zmq.Socket[bytes]:
+    """A SUB socket connected to `endpoint`, subscribed to everything.
+
+    deep=True gives an (almost) unbounded queue for the recorder; conflate=True keeps only
+    the newest message (command topics only, never recorded streams).
+    """
+    sock = ctx.socket(zmq.SUB)
+    if conflate:
+        sock.setsockopt(zmq.CONFLATE, 1)
+    elif deep:
+        sock.setsockopt(zmq.RCVHWM, DEEP_HWM)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    sock.connect(endpoint)
+    return sock
+
+
+def drain_latest(sock: zmq.Socket[bytes]) -> tuple[bytes | None, int]:
+    """Read every waiting message without blocking; return (newest or None, how many were read).
+
+    Checks ZMQ_EVENTS instead of catching zmq.Again: no exception on the hot path.
+    """
+    latest: bytes | None = None
+    n = 0
+    while int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+        latest = sock.recv(zmq.NOBLOCK)
+        n += 1
+    return latest, n
+
+
+@dataclass
+class SeqTracker:
+    """Counts loss on one topic from its sequence numbers.
+
+    gaps: samples missing between consecutive received ones (seq jumps forward by > 1).
+    reordered: samples whose seq is not above the last one seen (duplicates or late).
+    """
+
+    received: int = 0
+    gaps: int = 0
+    reordered: int = 0
+    first: int | None = None
+    last: int | None = None
+    gap_events: list[tuple[int, int]] = field(default_factory=list)  # (after_seq, missing)
+
+    def update(self, seq: int) -> None:
+        """Account for one received sequence number."""
+        self.received += 1
+        if self.last is None:
+            self.first = self.last = seq
+            return
+        if seq <= self.last:
+            self.reordered += 1
+            return
+        missing = seq - self.last - 1
+        if missing:
+            self.gaps += missing
+            if len(self.gap_events) < 10_000:
+                self.gap_events.append((self.last, missing))
+        self.last = seq
+
+
+def drain_subscriptions(sock: zmq.Socket[bytes]) -> int:
+    """Read pending (un)subscription messages from an XPUB without blocking; net change."""
+    delta = 0
+    while True:
+        try:
+            msg = sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return delta
+        if msg[:1] == b"\x01":
+            delta += 1
+        elif msg[:1] == b"\x00":
+            delta -= 1

@@ -1,0 +1,1 @@
+"""Surgical scenes, each registered under the `haptics.scenes` entry point."""

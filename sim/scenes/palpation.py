@@ -1,0 +1,138 @@
+"""Palpation: a soft tissue block with a stiffer inclusion (a "tumour") hidden under it.
+
+Geometry (world frame, metres): the block's top surface is z = 0, 10 cm × 10 cm × 4 cm. The
+inclusion is a sphere whose position, radius and stiffness are drawn from the seed, and kept
+as ground truth in the manifest. The tool is a 3 mm sphere moved kinematically.
+
+Force, each tick, from pybullet collision queries and analytic Kelvin–Voigt laws only:
+- tissue: KV(depth of the tool into the block) along the block's contact normal;
+- inclusion: the tissue between tool and inclusion is a cushion of `cushion_m`; once the
+  tool is closer than that to the inclusion surface the stiff inclusion pushes back through
+  it with KV(cushion_m − gap) along the inclusion's normal.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from haptics.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
+from haptics.scene import NO_CONTACT, Contact, Vec3
+from sim.tissue.kelvin_voigt import kelvin_voigt_force
+from sim.world import World
+
+
+class PalpationConfig(BaseModel):
+    seed: int = 0
+    tissue_stiffness_n_per_m: float = Field(300.0, gt=0)
+    tissue_damping_ns_per_m: float = Field(1.0, ge=0)
+    inclusion_stiffness_range_n_per_m: tuple[float, float] = (1200.0, 2000.0)
+    inclusion_damping_ns_per_m: float = Field(2.0, ge=0)
+    inclusion_radius_range_m: tuple[float, float] = (0.006, 0.010)
+    inclusion_top_depth_range_m: tuple[float, float] = (0.004, 0.006)
+    cushion_m: float = Field(
+        0.005, gt=0, description="tissue between tool and inclusion that transmits force"
+    )
+    tool_radius_m: float = Field(0.003, gt=0)
+
+
+class Inclusion(BaseModel):
+    center_m: tuple[float, float, float]
+    radius_m: float
+    stiffness_n_per_m: float
+
+
+def draw_inclusion(cfg: PalpationConfig) -> Inclusion:
+    """The inclusion for `cfg.seed`: same seed, same tumour (ground truth is reproducible)."""
+    rng = random.Random(cfg.seed)
+    radius = rng.uniform(*cfg.inclusion_radius_range_m)
+    top = rng.uniform(*cfg.inclusion_top_depth_range_m)
+    # on the palpation path (y within ±4 mm) so the scripted operator meets it
+    x = rng.uniform(-0.015, 0.015)
+    y = rng.uniform(-0.003, 0.003)
+    return Inclusion(
+        center_m=(x, y, -(top + radius)),
+        radius_m=radius,
+        stiffness_n_per_m=rng.uniform(*cfg.inclusion_stiffness_range_n_per_m),
+    )
+
+
+class PalpationScene:
+    name = "palpation"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.cfg = PalpationConfig(**(config or {}))
+        self.inclusion = draw_inclusion(self.cfg)
+        self.world: World | None = None
+        self._in_contact = False
+
+    def build(self) -> None:
+        w = self.world = World()
+        self.block = w.box((0.05, 0.05, 0.02), (0.0, 0.0, -0.02))
+        self.inc = w.sphere(self.inclusion.radius_m, self.inclusion.center_m)
+        self.tool = w.sphere(self.cfg.tool_radius_m, (0.0, 0.0, 0.05))
+
+    def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
+        w = self.world
+        assert w is not None, "build() first"
+        # the probe's tip is the bottom of the tool sphere; place the sphere above it
+        r = self.cfg.tool_radius_m
+        w.move(self.tool, (tool[0], tool[1], tool[2] + r))
+        fx = fy = fz = 0.0
+        depth = 0.0
+        hits = w.closest(self.tool, self.block, 0.0)
+        if hits:
+            h = min(hits, key=lambda c: c[8])
+            depth = -h[8]
+            # pybullet's contactNormalOnB points from the block (B) towards the tool (A):
+            # the tissue pushes the tool along it; depth grows when the tool moves against it.
+            nx, ny, nz = h[7]
+            rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
+            f = kelvin_voigt_force(
+                depth, rate, self.cfg.tissue_stiffness_n_per_m, self.cfg.tissue_damping_ns_per_m
+            )
+            fx, fy, fz = nx * f, ny * f, nz * f
+        contact = depth > 0.0
+        inc = self.inclusion
+        if contact:
+            gap_hits = w.closest(self.tool, self.inc, self.cfg.cushion_m)
+            if gap_hits:
+                g = min(gap_hits, key=lambda c: c[8])
+                squeeze = self.cfg.cushion_m - g[8]
+                nx, ny, nz = g[7]
+                rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
+                f = kelvin_voigt_force(
+                    squeeze, rate, inc.stiffness_n_per_m, self.cfg.inclusion_damping_ns_per_m
+                )
+                fx, fy, fz = fx + nx * f, fy + ny * f, fz + nz * f
+        events = 0
+        if contact != self._in_contact:
+            events = EVENT_CONTACT_START if contact else EVENT_CONTACT_END
+            self._in_contact = contact
+        if not contact and not events:
+            return NO_CONTACT
+        lateral = math.hypot(tool[0] - inc.center_m[0], tool[1] - inc.center_m[1])
+        return Contact(
+            contact,
+            depth,
+            (fx, fy, fz),
+            math.sqrt(fx * fx + fy * fy + fz * fz),
+            0 if contact else -1,
+            lateral < inc.radius_m,
+            events,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "scene": self.name,
+            "config": self.cfg.model_dump(),
+            "ground_truth": {"inclusion": self.inclusion.model_dump(), "tissue_surface_z_m": 0.0},
+        }
+
+    def close(self) -> None:
+        if self.world is not None:
+            self.world.close()
+            self.world = None
