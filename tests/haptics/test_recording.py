@@ -1,0 +1,107 @@
+"""Recorder files and the session reader, without processes: write, cut, read back."""
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from haptics.errors import SessionError
+from haptics.manifest import Manifest, write_manifest
+from haptics.messages import COMMAND, STATE, TELEMETRY
+from haptics.recorder import StreamWriter
+from haptics.session import loop_figures, open_session, read_stream, seq_gaps, summarize
+
+
+def _state(seq: int) -> bytes:
+    return STATE.pack(seq, seq * 1000, seq * 1_000_000, 0.0, 0.0, -0.001, 0, 0, 0, 0, 0, 1.0, 0, 1)
+
+
+def test_stream_file_is_read_back_by_pyarrow_alone(tmp_path: Path) -> None:
+    w = StreamWriter(tmp_path / "state.arrows", STATE)
+    for batch in range(3):
+        for i in range(100):
+            w.add(_state(batch * 100 + i + 1))
+        w.flush()
+    w.close()
+    table = pa.ipc.open_stream(pa.OSFile(str(tmp_path / "state.arrows"))).read_all()
+    assert table.num_rows == 300
+    assert table.column("seq").to_pylist() == list(range(1, 301))
+    assert "kind" not in table.column_names
+
+
+def test_a_file_cut_mid_batch_keeps_every_flushed_batch(tmp_path: Path) -> None:
+    path = tmp_path / "state.arrows"
+    w = StreamWriter(path, STATE)
+    for batch in range(4):
+        for i in range(50):
+            w.add(_state(batch * 50 + i + 1))
+        w.flush()
+    size = path.stat().st_size  # no end-of-stream marker yet: like a killed recorder
+    with open(path, "r+b") as f:
+        f.truncate(size - 100)  # and the last batch half written
+    table, truncated = read_stream(path)
+    assert truncated
+    assert table.num_rows == 150
+    assert table.column("seq").to_pylist() == list(range(1, 151))
+
+
+def test_writer_counts_gaps_as_they_arrive(tmp_path: Path) -> None:
+    w = StreamWriter(tmp_path / "c.arrows", COMMAND)
+    for seq in (1, 2, 5, 6):
+        w.add(COMMAND.pack(seq, seq, 0, 0.0, 0.0, 0.0, 0))
+    w.add(b"garbage!")
+    w.close()
+    info = w.info()
+    assert info.gaps == 2 and info.received == 4
+    assert info.bad_messages == 1
+
+
+def test_seq_gaps_and_loop_figures_are_pure() -> None:
+    assert seq_gaps(np.array([1, 2, 3, 7, 8], dtype=np.uint64)) == 3
+    assert seq_gaps(np.zeros(0, dtype=np.uint64)) == 0
+    wake = np.arange(0, 1001) * 1_000_000
+    wake[500:] += 30_000  # one period 30 µs long
+    fig = loop_figures(wake, 1_000_000)
+    assert fig["rate_hz"] == pytest.approx(1000 * 1000 / 1000.03, rel=1e-6)
+    assert fig["period_error_us"]["max"] == pytest.approx(30.0)
+    assert fig["period_error_us"]["p50"] == 0.0
+
+
+def test_open_session_explains_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(SessionError, match="not a session"):
+        open_session(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(SessionError, match="unreadable"):
+        open_session(tmp_path)
+
+
+def test_summary_of_a_small_synthetic_session(tmp_path: Path) -> None:
+    m = Manifest(loop={"rate_hz": 1000.0})
+    writers = {
+        "state": StreamWriter(tmp_path / "state.arrows", STATE),
+        "command": StreamWriter(tmp_path / "command.arrows", COMMAND),
+        "telemetry": StreamWriter(tmp_path / "telemetry.arrows", TELEMETRY),
+    }
+    for i in range(1, 101):
+        if i != 50:  # one state sample lost
+            writers["state"].add(_state(i))
+        writers["command"].add(COMMAND.pack(i, i, 0, 0.0, 0.0, 2.0, 1))
+        contact = 1 if i > 50 else 0
+        writers["telemetry"].add(
+            TELEMETRY.pack(i, i, i * 10**6, i * 10**6, 20_000, 5_000, 10_000, 0,
+                           0.0, 0.0, 0.0, contact, 0, 0, 0.001, 2.0, 0.0, 0.0, 2.0 * contact, 0, 1)
+        )
+    for name, w in writers.items():
+        w.close()
+        m.streams[name] = w.info()
+    m.streams["state"].published = 100
+    write_manifest(tmp_path, m)
+    s = summarize(open_session(tmp_path))
+    assert s["streams"] == {"state": 99, "command": 100, "telemetry": 100}
+    assert s["seq_gaps"] == 1
+    assert s["loss"]["state"]["fraction"] == pytest.approx(0.99)
+    assert s["loop"]["rate_hz"] == pytest.approx(1000.0)
+    assert s["max_force_n"] == pytest.approx(2.0)
+    assert s["contact_fraction"] == pytest.approx(0.5)
+    assert not s["complete"]  # status still "recording": the recorder never closed it

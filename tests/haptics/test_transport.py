@@ -1,0 +1,100 @@
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from haptics.errors import HapticsError
+from haptics.transport import (
+    SeqTracker,
+    check_bind_allowed,
+    drain_latest,
+    ipc_endpoints,
+    publisher,
+    subscriber,
+    wait_for_subscribers,
+)
+
+
+def test_seq_tracker_counts_gaps_and_reordering() -> None:
+    t = SeqTracker()
+    for s in (1, 2, 3, 6, 7, 7, 5, 10):
+        t.update(s)
+    assert t.received == 8
+    assert t.gaps == 2 + 2  # 4,5 then 8,9
+    assert t.reordered == 2
+    assert (t.first, t.last) == (1, 10)
+
+
+def test_plain_tcp_bind_refused_off_loopback() -> None:
+    check_bind_allowed("tcp://127.0.0.1:5000")
+    check_bind_allowed("ipc:///tmp/x")
+    with pytest.raises(HapticsError, match="CurveZMQ"):
+        check_bind_allowed("tcp://0.0.0.0:5000")
+
+
+def test_publisher_waits_for_subscribers_then_nothing_is_lost(tmp_path: Path) -> None:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ep = ipc_endpoints(tmp_path)["state"]
+    pub = publisher(ctx, ep)
+    subs = [subscriber(ctx, ep), subscriber(ctx, ep)]
+    assert wait_for_subscribers(pub, 2, timeout_s=5.0) == 2
+    for i in range(5000):
+        pub.send(i.to_bytes(4, "little"))
+    for sub in subs:
+        got = []
+        while len(got) < 5000 and sub.poll(2000):
+            got.append(int.from_bytes(sub.recv(), "little"))
+        assert got == list(range(5000))
+    for s in (pub, *subs):
+        s.close(0)
+    ctx.term()
+
+
+def test_wait_for_subscribers_times_out_with_a_clear_message(tmp_path: Path) -> None:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    pub = publisher(ctx, ipc_endpoints(tmp_path)["state"])
+    with pytest.raises(HapticsError, match="0 of 1 subscribers"):
+        wait_for_subscribers(pub, 1, timeout_s=0.2)
+    pub.close(0)
+    ctx.term()
+
+
+def test_drain_latest_keeps_only_the_newest(tmp_path: Path) -> None:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ep = ipc_endpoints(tmp_path)["state"]
+    pub = publisher(ctx, ep)
+    sub = subscriber(ctx, ep, deep=False)
+    wait_for_subscribers(pub, 1, 5.0)
+    assert drain_latest(sub) == (None, 0)
+    for i in range(10):
+        pub.send(bytes([i]))
+    time.sleep(0.2)
+    latest, n = drain_latest(sub)
+    assert (latest, n) == (bytes([9]), 10)
+    pub.close(0)
+    sub.close(0)
+    ctx.term()
+
+
+def test_control_request_times_out_when_nobody_answers(tmp_path: Path) -> None:
+    from haptics.control import ControlServer, request
+
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ep = ipc_endpoints(tmp_path)["ctl-loop"]
+    with pytest.raises(HapticsError, match="no answer"):
+        request(ctx, ep, "ping", timeout_s=0.2)
+    server = ControlServer(ctx, ep)
+
+    def answer() -> None:
+        req = server.poll(2000)
+        assert req is not None
+        server.reply({"ok": True, "echo": req["cmd"]})
+
+    th = threading.Thread(target=answer)
+    th.start()
+    assert request(ctx, ep, "hello", timeout_s=2.0) == {"ok": True, "echo": "hello"}
+    th.join()
+    server.close()
+    ctx.term()

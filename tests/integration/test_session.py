@@ -1,0 +1,123 @@
+"""Real sessions: real processes, ZeroMQ sockets, pybullet and files, read back."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from haptics.orchestrator import SessionConfig, SessionRun
+from haptics.session import open_session, summarize
+
+from .conftest import HAPTICS, haptics
+
+pytestmark = pytest.mark.integration
+
+
+def _children_named(name: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
+    cfg = SessionConfig(duration_s=3.0, record_dir=tmp_path, monitor=False)
+    with SessionRun(cfg) as run:
+        while run.elapsed_s() < 3.0:
+            assert run.check() is None
+            time.sleep(0.05)
+    result = run.result
+    assert result["session"] is not None
+    s = summarize(open_session(result["session"]))
+    assert s["complete"]
+    # every sample the device published reached the file; gaps are counted, not guessed
+    assert s["loss"]["state"]["published"] >= 2900
+    assert s["loss"]["state"]["fraction"] >= 0.999
+    assert s["seq_gaps_by_stream"]["state"] == s["loss"]["state"]["published"] - s["streams"]["state"]
+    assert s["streams"]["command"] == s["loss"]["command"]["published"]
+    assert 990.0 < s["loop"]["rate_hz"] < 1010.0
+    assert s["events"]["contact_start"] >= 1
+    assert 0.0 < s["max_force_n"] <= 8.0
+    m = open_session(result["session"]).manifest
+    assert m.device["driver"] == "simulated" and m.provenance == "simulated"
+    assert "inclusion" in m.scene["ground_truth"]
+    assert all(info.sha256 for info in m.streams.values())
+    # the force path: commands answer recent samples and the device applied them
+    state = open_session(result["session"]).arrays("state")
+    assert abs(state["fz"]).max() > 0.1
+
+
+def test_cli_run_and_show_json(tmp_path: Path) -> None:
+    done = haptics("run", "--duration", "2", "--record", str(tmp_path / "sessions"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "session:" in done.stdout
+    listed = json.loads(haptics("sessions", "list", str(tmp_path / "sessions"), "--json", cwd=tmp_path).stdout)
+    assert len(listed) == 1
+    shown = haptics("sessions", "show", listed[0]["path"], "--json", cwd=tmp_path)
+    summary = json.loads(shown.stdout)
+    for key in ("duration_s", "streams", "seq_gaps", "loop", "max_force_n", "contact_fraction", "events"):
+        assert key in summary
+    assert set(summary["loop"]["period_error_us"]) >= {"p50", "p99", "p999", "max"}
+    assert summary["streams"]["state"] > 1500
+    human = haptics("sessions", "show", listed[0]["path"], cwd=tmp_path)
+    assert "period error" in human.stdout
+
+
+def test_no_record_leaves_nothing_on_disk(tmp_path: Path) -> None:
+    done = haptics("run", "--duration", "1", "--no-record", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "sessions").exists()
+
+
+def test_unknown_scene_and_device_say_what_exists(tmp_path: Path) -> None:
+    bad = haptics("run", "--scene", "nope", "--duration", "1", "--no-record", cwd=tmp_path)
+    assert bad.returncode != 0 and "palpation" in bad.stdout + bad.stderr
+    bad = haptics("run", "--device", "nope", "--duration", "1", "--no-record", cwd=tmp_path)
+    assert bad.returncode != 0 and "simulated" in bad.stdout + bad.stderr
+
+
+def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> None:
+    before = set(_children_named("haptics-record"))
+    proc = subprocess.Popen([HAPTICS, "run", "--duration", "5", "--record", str(tmp_path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    recorder: list[int] = []
+    give_up = time.monotonic() + 30
+    while not recorder and time.monotonic() < give_up:
+        recorder = [p for p in _children_named("haptics-record") if p not in before]
+        time.sleep(0.1)
+    assert recorder, "recorder process never appeared"
+    time.sleep(2.5)  # mid-session
+    os.kill(recorder[0], signal.SIGKILL)
+    out, _ = proc.communicate(timeout=60)
+    assert "recorder died" in out
+    sessions = [p for p in tmp_path.iterdir() if (p / "manifest.json").exists()]
+    assert len(sessions) == 1
+    shown = haptics("sessions", "show", str(sessions[0]), "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    summary = json.loads(shown.stdout)
+    assert not summary["complete"]
+    assert summary["streams"]["state"] > 1000  # ~2 s were flushed before the kill
+    assert summary["loop"]["rate_hz"] > 900
+
+
+def test_ctrl_c_stops_cleanly_with_no_orphans(tmp_path: Path) -> None:
+    proc = subprocess.Popen([HAPTICS, "run", "--duration", "0", "--record", str(tmp_path)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    give_up = time.monotonic() + 30
+    while not _children_named("haptics-loop") and time.monotonic() < give_up:
+        time.sleep(0.1)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert "Ctrl-C" in out and "force zeroed" in out
+    assert proc.returncode == 0
+    for name in ("haptics-loop", "haptics-device", "haptics-record"):
+        assert not set(_children_named(name)), f"{name} left behind"
+    session = next(p for p in tmp_path.iterdir() if (p / "manifest.json").exists())
+    s = summarize(open_session(session))
+    assert s["complete"]
+    # the last command the loop sent is zero force
+    cmd = open_session(session).arrays("command")
+    assert cmd["fx"][-1] == 0.0 and cmd["fy"][-1] == 0.0 and cmd["fz"][-1] == 0.0
