@@ -38,5 +38,13 @@ def test_to_array_drops_foreign_rows() -> None:
 
 
 def test_telemetry_has_timing_and_ground_truth_fields() -> None:
-    for name in ("tick", "deadline_ns", "wake_ns", "compute_ns", "contact", "depth_m", "tissue_force_n"):
+    for name in (
+        "tick",
+        "deadline_ns",
+        "wake_ns",
+        "compute_ns",
+        "contact",
+        "depth_m",
+        "tissue_force_n",
+    ):
         assert name in TELEMETRY.names

@@ -89,8 +89,29 @@ def test_summary_of_a_small_synthetic_session(tmp_path: Path) -> None:
         writers["command"].add(COMMAND.pack(i, i, 0, 0.0, 0.0, 2.0, 1))
         contact = 1 if i > 50 else 0
         writers["telemetry"].add(
-            TELEMETRY.pack(i, i, i * 10**6, i * 10**6, 20_000, 5_000, 10_000, 0,
-                           0.0, 0.0, 0.0, contact, 0, 0, 0.001, 2.0, 0.0, 0.0, 2.0 * contact, 0, 1)
+            TELEMETRY.pack(
+                i,
+                i,
+                i * 10**6,
+                i * 10**6,
+                20_000,
+                5_000,
+                10_000,
+                0,
+                0.0,
+                0.0,
+                0.0,
+                contact,
+                0,
+                0,
+                0.001,
+                2.0,
+                0.0,
+                0.0,
+                2.0 * contact,
+                0,
+                1,
+            )
         )
     for name, w in writers.items():
         w.close()

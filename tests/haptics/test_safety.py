@@ -10,14 +10,18 @@ anything = st.floats(allow_nan=True, allow_infinity=True)
 
 
 @given(st.tuples(anything, anything, anything), st.floats(0.01, 100), st.floats(0.0, 1.0))
-def test_limited_force_is_finite_and_within_max(force: tuple[float, float, float], max_n: float, gain: float) -> None:
+def test_limited_force_is_finite_and_within_max(
+    force: tuple[float, float, float], max_n: float, gain: float
+) -> None:
     out, _ = limit_force(force, max_n, gain)
     assert all(math.isfinite(v) for v in out)
     assert math.sqrt(sum(v * v for v in out)) <= max_n * (1 + 1e-9)
 
 
 @given(st.tuples(anything, anything, anything), st.floats(0.01, 100))
-def test_device_clamp_is_finite_and_within_max(force: tuple[float, float, float], max_n: float) -> None:
+def test_device_clamp_is_finite_and_within_max(
+    force: tuple[float, float, float], max_n: float
+) -> None:
     out, _ = clamp_force(force, max_n)
     assert all(math.isfinite(v) for v in out)
     assert math.sqrt(sum(v * v for v in out)) <= max_n * (1 + 1e-9)

@@ -11,7 +11,9 @@ HAPTICS = str(Path(sys.executable).with_name("haptics"))
 def haptics(*args: str, cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
     """Run the real console command, as a user would."""
     env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run([HAPTICS, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [HAPTICS, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 @pytest.fixture

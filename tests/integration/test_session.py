@@ -35,7 +35,9 @@ def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
     # every sample the device published reached the file; gaps are counted, not guessed
     assert s["loss"]["state"]["published"] >= 2900
     assert s["loss"]["state"]["fraction"] >= 0.999
-    assert s["seq_gaps_by_stream"]["state"] == s["loss"]["state"]["published"] - s["streams"]["state"]
+    assert (
+        s["seq_gaps_by_stream"]["state"] == s["loss"]["state"]["published"] - s["streams"]["state"]
+    )
     assert s["streams"]["command"] == s["loss"]["command"]["published"]
     assert 990.0 < s["loop"]["rate_hz"] < 1010.0
     assert s["events"]["contact_start"] >= 1
@@ -53,11 +55,21 @@ def test_cli_run_and_show_json(tmp_path: Path) -> None:
     done = haptics("run", "--duration", "2", "--record", str(tmp_path / "sessions"), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "session:" in done.stdout
-    listed = json.loads(haptics("sessions", "list", str(tmp_path / "sessions"), "--json", cwd=tmp_path).stdout)
+    listed = json.loads(
+        haptics("sessions", "list", str(tmp_path / "sessions"), "--json", cwd=tmp_path).stdout
+    )
     assert len(listed) == 1
     shown = haptics("sessions", "show", listed[0]["path"], "--json", cwd=tmp_path)
     summary = json.loads(shown.stdout)
-    for key in ("duration_s", "streams", "seq_gaps", "loop", "max_force_n", "contact_fraction", "events"):
+    for key in (
+        "duration_s",
+        "streams",
+        "seq_gaps",
+        "loop",
+        "max_force_n",
+        "contact_fraction",
+        "events",
+    ):
         assert key in summary
     assert set(summary["loop"]["period_error_us"]) >= {"p50", "p99", "p999", "max"}
     assert summary["streams"]["state"] > 1500
@@ -80,8 +92,13 @@ def test_unknown_scene_and_device_say_what_exists(tmp_path: Path) -> None:
 
 def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> None:
     before = set(_children_named("haptics-record"))
-    proc = subprocess.Popen([HAPTICS, "run", "--duration", "5", "--record", str(tmp_path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [HAPTICS, "run", "--duration", "5", "--record", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     recorder: list[int] = []
     give_up = time.monotonic() + 30
     while not recorder and time.monotonic() < give_up:
@@ -103,8 +120,13 @@ def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> Non
 
 
 def test_ctrl_c_stops_cleanly_with_no_orphans(tmp_path: Path) -> None:
-    proc = subprocess.Popen([HAPTICS, "run", "--duration", "0", "--record", str(tmp_path)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [HAPTICS, "run", "--duration", "0", "--record", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     give_up = time.monotonic() + 30
     while not _children_named("haptics-loop") and time.monotonic() < give_up:
         time.sleep(0.1)
