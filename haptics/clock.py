@@ -41,3 +41,37 @@ def sleep_until(deadline_ns: int, spin_ns: int = DEFAULT_SPIN_NS) -> int:
     while now < deadline_ns:
         now = time.monotonic_ns()
     return now
+
+
+def phase_correction(
+    lag_ns: int | None, target_ns: int, period_ns: int, gain: float, max_step_ns: int
+) -> int:
+    """How far to move the next deadline (ns; positive = later) to phase-lock on the device.
+
+    The loop keeps its own precise grid but slides it so each tick lands `target_ns` after
+    the device published its sample: fresh input, low latency, and no transport jitter in
+    the tick period. `lag_ns` is tick wake − publish time of the newest sample, or None when
+    no new sample had arrived (the tick was early: move later). The error is taken modulo the
+    period: a sample that arrived just after the previous tick (lag ≈ one period) means
+    "slightly early", not "very late". Steps are bounded by `max_step_ns` so the period
+    error stays small.
+    """
+    if lag_ns is None:
+        return max_step_ns
+    half = period_ns // 2
+    error = (lag_ns - target_ns + half) % period_ns - half
+    step = -int(error * gain)
+    if step > max_step_ns:
+        return max_step_ns
+    if step < -max_step_ns:
+        return -max_step_ns
+    return step
+
+
+def quantile_step(late: bool, up_ns: int, down_ns: int) -> int:
+    """Deadline step that tracks a quantile of sample arrival times (positive = later).
+
+    Late sample (arrived after the deadline): move later by `up_ns`; on time: move earlier
+    by `down_ns`. At equilibrium the fraction of late samples is down / (up + down).
+    """
+    return up_ns if late else -down_ns

@@ -1,13 +1,19 @@
 """The driver process: owns one device, publishes every sample, applies the newest command.
 
 Runs any `Device`. State goes out on an XPUB that first waits for the session's subscribers
-(so the recorder sees sample 1). Commands arrive on a conflated SUB: only the newest matters.
-Driver watchdog: if the loop goes quiet for `watchdog_ms` while armed, force goes to zero here,
-whatever the loop does, and the samples carry STATUS_WATCHDOG until commands resume.
+(so the recorder sees sample 1). Commands arrive on a conflated SUB and are applied by their
+own thread the moment they arrive, not at the next sample: device-to-command latency is then
+a fraction of a period. Each state sample echoes the last applied command (its seq, the
+sample it answered and the measured latency), as firmware does.
+
+Driver watchdog: if the loop goes quiet for `watchdog_ms` while armed, force goes to zero
+here, whatever the loop does; samples carry STATUS_WATCHDOG until commands resume.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from typing import Any
 
@@ -18,9 +24,11 @@ from haptics.control import ControlServer
 from haptics.device import ZERO, Device, Lifecycle
 from haptics.errors import HapticsError
 from haptics.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
-from haptics.process import child_setup, keep_off_loop_cpu
+from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
 from haptics.registry import load_driver, split_device_spec
 from haptics.transport import drain_subscriptions, publisher, subscriber
+
+_RING = 4096  # publish times kept for latency matching (4 s at 1 kHz)
 
 
 class DeviceProcessConfig(BaseModel):
@@ -31,6 +39,7 @@ class DeviceProcessConfig(BaseModel):
     start_timeout_s: float = 20.0
     session_duration_s: float | None = None
     cpus: set[int] | None = None  # CPUs to stay on (off the loop's CPU)
+    realtime_priority: int | None = None  # SCHED_FIFO (best effort), below the loop's
 
 
 def make_device(spec: str) -> Device:
@@ -40,24 +49,98 @@ def make_device(spec: str) -> Device:
     return device
 
 
+class CommandApplier:
+    """Applies force commands on its own thread as they arrive; also the driver watchdog.
+
+    The device is shared with the main thread (reads, arming), so every call that changes
+    force goes through `lock`.
+    """
+
+    def __init__(self, device: Device, sock: zmq.Socket[bytes], watchdog_ms: float) -> None:
+        self.device, self.sock = device, sock
+        self.lock = threading.Lock()
+        self.watchdog_ns = int(watchdog_ms * 1e6)
+        self.ring_seq = [0] * _RING
+        self.ring_t = [0] * _RING
+        self.cmd_seq = 0
+        self.cmd_state_seq = 0
+        self.cmd_latency_ns = -1
+        self.last_cmd_ns = time.monotonic_ns()
+        self.tripped = False
+        self.trips = 0
+        self.applied = 0
+        self.bad = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._run, name="commands", daemon=True)
+
+    def published(self, seq: int, t_ns: int) -> None:
+        i = seq % _RING
+        self.ring_seq[i], self.ring_t[i] = seq, t_ns
+
+    def _run(self) -> None:
+        unpack = COMMAND.unpack
+        while self.running:
+            if not self.sock.poll(50):
+                continue
+            raw = self.sock.recv()
+            now = time.monotonic_ns()
+            try:
+                c = unpack(raw)
+            except HapticsError:
+                self.bad += 1
+                continue
+            seq, state_seq = int(c[2]), int(c[3])
+            if seq == self.cmd_seq:
+                continue
+            force = (float(c[5]), float(c[6]), float(c[7])) if int(c[8]) & FLAG_ARMED else ZERO
+            with self.lock:
+                self.device.write(force)
+                self.last_cmd_ns = now
+                self.tripped = False
+            i = state_seq % _RING
+            self.cmd_latency_ns = now - self.ring_t[i] if self.ring_seq[i] == state_seq else -1
+            self.cmd_seq, self.cmd_state_seq = seq, state_seq
+            self.applied += 1
+
+    def check_watchdog(self, now_ns: int) -> bool:
+        """Zero force if the loop has been silent too long while armed; True while tripped."""
+        if (
+            not self.tripped
+            and self.device.state is Lifecycle.ARMED
+            and now_ns - self.last_cmd_ns > self.watchdog_ns
+        ):
+            with self.lock:
+                self.device.write(ZERO)
+                self.tripped = True
+                self.trips += 1
+        return self.tripped
+
+    def stop(self) -> None:
+        self.running = False
+        if self.thread.is_alive():
+            self.thread.join(1.0)
+
+
 def run_device_process(cfg: DeviceProcessConfig) -> None:
     """Entry point of the driver process (multiprocessing target)."""
     stop = child_setup("haptics-device")
     keep_off_loop_cpu(cfg.cpus)
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sys.setswitchinterval(1e-4)  # hand the GIL to the command thread quickly
+    rt = cfg.realtime_priority
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq_context(rt + 5 if rt else None, cfg.cpus)
     ctl = ControlServer(ctx, cfg.endpoints["ctl-device"])
     device = make_device(cfg.device)
-    info = device.open()
+    info = device.open().model_dump()
     pub = publisher(ctx, cfg.endpoints["state"])
-    commands = subscriber(ctx, cfg.endpoints["command"], conflate=True)
-    stats: dict[str, Any] = {
-        "published": 0,
-        "commands": 0,
-        "bad_commands": 0,
-        "watchdog_trips": 0,
-        "last_seq": 0,
-        "streaming": False,
-    }
+    applier = CommandApplier(
+        device, subscriber(ctx, cfg.endpoints["command"], conflate=True), cfg.watchdog_ms
+    )
+    notes: list[str] = []
+    if cfg.realtime_priority is not None:  # after the context: its I/O thread stays normal
+        msg = make_realtime(cfg.realtime_priority)
+        if msg:
+            notes.append(msg)
+    stats: dict[str, Any] = {"published": 0, "last_seq": 0, "streaming": False, "notes": notes}
     subscribers = 0
     try:
         # wait for the session's subscribers, answering control meanwhile
@@ -65,104 +148,77 @@ def run_device_process(cfg: DeviceProcessConfig) -> None:
         while subscribers < cfg.subscribers and not stop.set:
             subscribers += drain_subscriptions(pub)
             req = ctl.poll(5)
-            if req is not None and _handle(req, ctl, device, stats, info.model_dump()):
+            if req is not None and _handle(req, ctl, applier, stats, info):
                 return
             if time.monotonic() > give_up:
                 raise HapticsError(
                     f"device: {subscribers}/{cfg.subscribers} subscribers after "
-                    f"{cfg.start_timeout_s} s"
+                    f"{cfg.start_timeout_s} s; is every process of the session running?"
                 )
         device.start(cfg.session_duration_s)
         stats["streaming"] = True
-        _stream(cfg, device, pub, commands, ctl, stats, stop, info.model_dump())
+        applier.thread.start()
+        _stream(device, pub, applier, ctl, stats, stop, info)
     finally:
-        device.close()
-        for sock in (pub, commands):
-            sock.close(linger=500)
+        applier.stop()
+        with applier.lock:
+            device.close()
+        pub.close(linger=500)
+        applier.sock.close(0)
         ctl.close()
         ctx.term()
 
 
 def _stream(
-    cfg: DeviceProcessConfig,
     device: Device,
     pub: zmq.Socket[bytes],
-    commands: zmq.Socket[bytes],
+    applier: CommandApplier,
     ctl: ControlServer,
     stats: dict[str, Any],
     stop: Any,
     info: dict[str, Any],
 ) -> None:
-    watchdog_ns = int(cfg.watchdog_ms * 1e6)
-    last_cmd_ns = time.monotonic_ns()
-    last_cmd_seq = -1
-    tripped = False
     pack = STATE.pack
     n = 0
     while not stop.set:
         sample = device.read(0.05)
         now = time.monotonic_ns()
+        tripped = applier.check_watchdog(now)
         if sample is not None:
-            status = sample.status | (STATUS_WATCHDOG if tripped else 0)
             p, v, f = sample.position, sample.velocity, sample.force
-            pub.send(
-                pack(
-                    sample.seq,
-                    sample.device_time_ns,
-                    sample.host_time_ns,
-                    p[0],
-                    p[1],
-                    p[2],
-                    v[0],
-                    v[1],
-                    v[2],
-                    f[0],
-                    f[1],
-                    f[2],
-                    sample.buttons,
-                    status,
-                )
-            )
+            msg = pack(
+                sample.seq, sample.device_time_ns, sample.host_time_ns,
+                p[0], p[1], p[2], v[0], v[1], v[2], f[0], f[1], f[2],
+                sample.buttons, sample.status | (STATUS_WATCHDOG if tripped else 0),
+                applier.cmd_seq, applier.cmd_state_seq, applier.cmd_latency_ns,
+            )  # fmt: skip
+            applier.published(sample.seq, time.monotonic_ns())
+            pub.send(msg)
             stats["published"] += 1
             stats["last_seq"] = sample.seq
-        try:
-            raw = commands.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            raw = None
-        if raw is not None:
-            try:
-                c = COMMAND.unpack(raw)
-            except HapticsError:
-                stats["bad_commands"] += 1
-                c = None
-            if c is not None and c[2] != last_cmd_seq:
-                last_cmd_seq = int(c[2])
-                last_cmd_ns = now
-                stats["commands"] += 1
-                tripped = False
-                force = (float(c[5]), float(c[6]), float(c[7])) if int(c[8]) & FLAG_ARMED else ZERO
-                device.write(force)
-        if device.state is Lifecycle.ARMED and not tripped and now - last_cmd_ns > watchdog_ns:
-            device.write(ZERO)
-            tripped = True
-            stats["watchdog_trips"] += 1
         n += 1
         if n % 8 == 0:
             drain_subscriptions(pub)
             req = ctl.poll(0)
-            if req is not None and _handle(req, ctl, device, stats, info):
+            if req is not None and _handle(req, ctl, applier, stats, info):
                 return
 
 
 def _handle(
     req: dict[str, Any],
     ctl: ControlServer,
-    device: Device,
+    applier: CommandApplier,
     stats: dict[str, Any],
     info: dict[str, Any],
 ) -> bool:
     """Answer one control request; True means stop."""
     cmd = req["cmd"]
+    device = applier.device
+    figures = {
+        "commands": applier.applied,
+        "bad_commands": applier.bad,
+        "watchdog_trips": applier.trips,
+    }
     try:
         if cmd == "ping":
             ctl.reply({"ok": True, "streaming": stats["streaming"]})
@@ -171,16 +227,21 @@ def _handle(
                 {"ok": True, "info": info, "schema": device.schema(device.argument).model_dump()}
             )
         elif cmd == "arm":
-            device.arm()
+            with applier.lock:
+                device.arm()
+                applier.last_cmd_ns = time.monotonic_ns()
             ctl.reply({"ok": True, "state": device.state.value})
         elif cmd == "disarm":
-            device.disarm()
+            with applier.lock:
+                device.disarm()
             ctl.reply({"ok": True, "state": device.state.value})
         elif cmd == "stats":
-            ctl.reply({"ok": True, "state": device.state.value, **stats})
+            ctl.reply({"ok": True, "state": device.state.value, **stats, **figures})
         elif cmd == "stop":
-            device.close()
-            ctl.reply({"ok": True, **stats})
+            applier.stop()
+            with applier.lock:
+                device.close()
+            ctl.reply({"ok": True, **stats, **figures})
             return True
         else:
             ctl.reply({"ok": False, "error": f"unknown command '{cmd}'"})

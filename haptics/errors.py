@@ -37,3 +37,7 @@ class SessionError(HapticsError):
 
 class RecorderError(HapticsError):
     """The recorder could not write (e.g. the disk is full)."""
+
+
+class FirmwareMismatch(DeviceError):
+    """The device's firmware speaks another protocol version or message schema than this host."""

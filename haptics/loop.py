@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Literal
 
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.clock import next_deadline, sleep_until
+from haptics.clock import next_deadline, quantile_step
 from haptics.control import ControlServer
 from haptics.errors import HapticsError
 from haptics.messages import (
@@ -30,12 +30,12 @@ from haptics.messages import (
     STATE,
     TELEMETRY,
 )
-from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc
+from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zmq_context
 from haptics.registry import load_scene
 from haptics.safety import SafetyPolicy, limit_force, stale_gain
 from haptics.scene import Scene
 from haptics.teleop import Mapping, device_to_tool, scene_to_device_force
-from haptics.transport import drain_latest, drain_subscriptions, publisher, subscriber
+from haptics.transport import drain_latest, drain_subscriptions, publisher, spin_until, subscriber
 
 
 class LoopConfig(BaseModel):
@@ -47,7 +47,13 @@ class LoopConfig(BaseModel):
     mapping: Mapping = Field(default_factory=Mapping)
     command_subscribers: int = 1
     telemetry_subscribers: int = 0
+    # deadline: absolute deadlines, sleep then spin; naive: time.sleep(period), the baseline
+    scheduler: Literal["deadline", "naive"] = "deadline"
+    phase_lock: bool = True  # slide the grid so ticks follow the device's samples closely
+    late_fraction: float = Field(0.05, gt=0, lt=0.5)  # samples allowed to arrive after the tick
+    spin_us: float = 250.0
     cpu: int | None = None  # pin the loop here (best-effort)
+    io_cpus: set[int] | None = None  # where its ZeroMQ I/O thread runs (off the loop's CPU)
     realtime_priority: int | None = 80  # SCHED_FIFO priority (best-effort); None: normal
     start_timeout_s: float = 20.0
 
@@ -61,7 +67,9 @@ def run_loop_process(cfg: LoopConfig) -> None:
     """Entry point of the loop process (multiprocessing target)."""
     stop = child_setup("haptics-loop")
     # the ZeroMQ context (and its I/O thread) exists before any pinning or priority change
-    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    rt = cfg.realtime_priority
+    io_cpus = cfg.io_cpus
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq_context(rt + 5 if rt else None, io_cpus)
     ctl = ControlServer(ctx, cfg.endpoints["ctl-loop"])
     scene = make_scene(cfg.scene, cfg.scene_params)
     scene.build()
@@ -134,12 +142,27 @@ def _run_ticks(
     tick = 0
     missed_total = 0
     stop_requested = False
-    quiet_gc()
+    naive = cfg.scheduler == "naive"
+    lock = cfg.phase_lock and not naive
+    spin_ns = int(cfg.spin_us * 1000)
+    max_step_ns = 5_000
+    down_ns = max(1, int(max_step_ns * cfg.late_fraction / (1.0 - cfg.late_fraction)))
+    lag_ns = 0
+    if not naive:
+        quiet_gc()
     deadline = time.monotonic_ns() + period
+    wake = deadline - period
     while True:
-        wake = sleep_until(deadline)
+        if naive:
+            time.sleep(period / 1e9)  # the baseline: what a naive loop does
+            deadline = wake + period
+            wake = time.monotonic_ns()
+            arrival = None
+        else:
+            wake, arrival = spin_until(deadline, states, spin_ns)
         flags = FLAG_ARMED
         events = 0
+        fresh: int | None = None
         raw, _ = drain_latest(states)
         if raw is not None:
             try:
@@ -151,6 +174,7 @@ def _run_ticks(
                     )
                     last_seq = seq
                     last_new_ns = wake
+                    fresh = lag_ns = wake - int(s[4])
                 elif seq > last_seq:
                     flags |= FLAG_BAD_INPUT
                     stats["bad_input"] += 1
@@ -173,10 +197,15 @@ def _run_ticks(
             flags = FLAG_STOPPING
             force = (0.0, 0.0, 0.0)
         commands.send(
-            pack_cmd(tick, last_seq, time.monotonic_ns(), force[0], force[1], force[2], flags)
+            pack_cmd(tick + 1, last_seq, time.monotonic_ns(), force[0], force[1], force[2], flags)
         )
         done = time.monotonic_ns()
-        nxt, missed = next_deadline(deadline, period, done)
+        if lock:
+            # Track the arrival quantile so ~late_fraction of samples come after the tick.
+            # Late: none arrived in the spin window and none fresher than half a period.
+            late = arrival is None and (fresh is None or fresh > period // 2)
+            deadline += quantile_step(late, max_step_ns, down_ns)
+        nxt, missed = (deadline, 0) if naive else next_deadline(deadline, period, done)
         if missed:
             events |= EVENT_OVERRUN
             missed_total += missed
@@ -189,6 +218,7 @@ def _run_ticks(
                 done - wake,
                 t_input - wake,
                 t_scene - t_input,
+                min(lag_ns, 2**31 - 1),
                 missed,
                 tool[0],
                 tool[1],

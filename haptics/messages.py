@@ -67,6 +67,16 @@ class Layout:
         """Pack one message; `values` exclude the leading kind and version bytes."""
         return self.struct.pack(self.kind, self.version, *values)
 
+    def make(self, **fields: float | int) -> bytes:
+        """Pack by field name, missing fields zero (tests and tools; the tick uses `pack`).
+
+        Raises MessageError for a name that is not in the layout.
+        """
+        unknown = set(fields) - set(self.names[2:])
+        if unknown:
+            raise MessageError(f"{self.name} has no field(s) {sorted(unknown)}")
+        return self.pack(*(fields.get(n, 0) for n in self.names[2:]))
+
     def unpack(self, data: bytes) -> tuple[float | int, ...]:
         """Unpack one message, checking length, kind and version.
 
@@ -121,6 +131,10 @@ STATE = Layout(
         ("fz", "f8"),  # force the device measured / applied
         ("buttons", "u4"),
         ("status", "u4"),
+        # the last command applied before this sample, echoed like firmware does:
+        ("cmd_seq", "u8"),  # its seq (0: none yet)
+        ("cmd_state_seq", "u8"),  # the state sample it answered
+        ("cmd_latency_ns", "i8"),  # that sample's publish → this command applied (-1: unknown)
     ),
 )
 
@@ -156,6 +170,7 @@ TELEMETRY = Layout(
         ("compute_ns", "i4"),  # wake → command sent
         ("input_ns", "i4"),  # wake → newest sample decoded
         ("scene_ns", "i4"),  # contact query + tissue force
+        ("input_lag_ns", "i4"),  # wake − publish time of the newest sample (staleness of input)
         ("missed_ticks", "u4"),  # ticks skipped before this one (VM stalls), never caught up
         ("tool_x", "f8"),
         ("tool_y", "f8"),

@@ -50,6 +50,8 @@ class SessionConfig(BaseModel):
     driver_watchdog_ms: float = 50.0
     monitor: bool = True
     realtime: bool = True  # best-effort: loop pinned to its own CPU with SCHED_FIFO
+    loop_scheduler: Literal["deadline", "naive"] = "deadline"
+    phase_lock: bool = True
 
 
 def new_session_dir(root: Path, scene: str) -> Path:
@@ -103,7 +105,6 @@ class SessionRun:
         )
         spawn = mp.get_context("spawn")
         loop_cpu, other_cpus = cpu_plan() if cfg.realtime else (None, None)
-        keep_off_loop_cpu(other_cpus)  # this process (the CLI) too
         recording = self.session_dir is not None
         if recording:
             assert self.session_dir is not None
@@ -126,6 +127,7 @@ class SessionRun:
                 session_dir=self.session_dir,
                 manifest=manifest,
                 cpus=other_cpus,
+                realtime_priority=70 if cfg.realtime else None,
             )
             self._spawn(spawn, "recorder", run_recorder_process, rc)
         dc = DeviceProcessConfig(
@@ -135,6 +137,7 @@ class SessionRun:
             watchdog_ms=cfg.driver_watchdog_ms,
             session_duration_s=cfg.duration_s,
             cpus=other_cpus,
+            realtime_priority=70 if cfg.realtime else None,
         )
         self._spawn(spawn, "device", run_device_process, dc)
         if cfg.monitor:
@@ -149,9 +152,13 @@ class SessionRun:
             command_subscribers=1 + recording,
             telemetry_subscribers=recording + cfg.monitor,
             cpu=loop_cpu,
+            io_cpus=other_cpus,
+            scheduler=cfg.loop_scheduler,
+            phase_lock=cfg.phase_lock,
             realtime_priority=80 if cfg.realtime else None,
         )
         self._spawn(spawn, "loop", run_loop_process, lc)
+        keep_off_loop_cpu(other_cpus)  # this process (the CLI) too, once its children exist
         self._wait_until(lambda: bool(self._ask("loop", "ping").get("ready")), "loop", 30.0)
         self._wait_until(lambda: bool(self._ask("device", "ping").get("streaming")), "device", 30.0)
         device = self._ask("device", "info")

@@ -162,3 +162,22 @@ def drain_subscriptions(sock: zmq.Socket[bytes]) -> int:
             delta += 1
         elif msg[:1] == b"\x00":
             delta -= 1
+
+
+def spin_until(deadline_ns: int, sock: zmq.Socket[bytes], spin_ns: int) -> tuple[int, int | None]:
+    """Wait for a tick: sleep until `spin_ns` before the deadline, then spin watching `sock`.
+
+    Returns (wake_ns, arrival_ns): arrival_ns is when a message was first seen waiting
+    during the spin, None if none was (it came earlier, or has not come yet).
+    """
+    remaining = deadline_ns - time.monotonic_ns()
+    if remaining > spin_ns:
+        time.sleep((remaining - spin_ns) / 1e9)
+    arrival: int | None = None
+    events, pollin = zmq.EVENTS, zmq.POLLIN
+    now = time.monotonic_ns()
+    while now < deadline_ns:
+        if arrival is None and int(sock.getsockopt(events)) & pollin:
+            arrival = now
+        now = time.monotonic_ns()
+    return now, arrival

@@ -64,11 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             transient=False,
         ) as live:
             while True:
+                time.sleep(0.25)
                 if run.monitor is not None:
-                    run.monitor.poll(100)
                     stats.drain(run.monitor)
-                else:
-                    time.sleep(0.1)
                 live.update(stats.table(run.elapsed_s(), cfg.duration_s, title))
                 problem = run.check()
                 if problem:

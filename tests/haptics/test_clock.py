@@ -31,3 +31,16 @@ def test_sleep_until_never_wakes_early() -> None:
     for _ in range(20):
         deadline = time.monotonic_ns() + 700_000
         assert sleep_until(deadline) >= deadline
+
+
+def test_phase_correction_moves_toward_the_target_lag() -> None:
+    from haptics.clock import phase_correction
+
+    # ticking 200 µs after publish, target 40 µs: move earlier, bounded
+    assert phase_correction(200_000, 40_000, P, 0.1, 5_000) == -5_000
+    assert phase_correction(60_000, 40_000, P, 0.1, 5_000) == -2_000
+    assert phase_correction(40_000, 40_000, P, 0.1, 5_000) == 0
+    # no new sample yet: we are early, move later
+    assert phase_correction(None, 40_000, P, 0.1, 5_000) == 5_000
+    # the newest sample arrived just after the previous tick (lag ≈ a period): slightly early
+    assert phase_correction(P + 10_000, 40_000, P, 0.1, 5_000) == 3_000

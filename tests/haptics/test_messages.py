@@ -6,7 +6,7 @@ from haptics.messages import COMMAND, LAYOUTS, STATE, TELEMETRY
 
 
 def test_state_round_trip() -> None:
-    values = (7, 123, 456, 0.1, 0.2, 0.3, 1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 5, 1)
+    values = (7, 123, 456, 0.1, 0.2, 0.3, 1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 5, 1, 6, 7, 89)
     raw = STATE.pack(*values)
     assert len(raw) == STATE.size
     assert STATE.unpack(raw)[2:] == values
@@ -48,3 +48,11 @@ def test_telemetry_has_timing_and_ground_truth_fields() -> None:
         "tissue_force_n",
     ):
         assert name in TELEMETRY.names
+
+
+def test_make_by_name_and_unknown_fields_refused() -> None:
+    raw = COMMAND.make(seq=3, fz=1.5)
+    values = dict(zip(COMMAND.names, COMMAND.unpack(raw), strict=True))
+    assert values["seq"] == 3 and values["fz"] == 1.5 and values["fx"] == 0.0
+    with pytest.raises(MessageError, match="no field"):
+        COMMAND.make(nope=1)

@@ -14,7 +14,14 @@ from haptics.session import loop_figures, open_session, read_stream, seq_gaps, s
 
 
 def _state(seq: int) -> bytes:
-    return STATE.pack(seq, seq * 1000, seq * 1_000_000, 0.0, 0.0, -0.001, 0, 0, 0, 0, 0, 1.0, 0, 1)
+    return STATE.make(
+        seq=seq,
+        device_time_ns=seq * 1000,
+        host_time_ns=seq * 1_000_000,
+        pz=-0.001,
+        fz=1.0,
+        status=1,
+    )
 
 
 def test_stream_file_is_read_back_by_pyarrow_alone(tmp_path: Path) -> None:
@@ -89,28 +96,17 @@ def test_summary_of_a_small_synthetic_session(tmp_path: Path) -> None:
         writers["command"].add(COMMAND.pack(i, i, 0, 0.0, 0.0, 2.0, 1))
         contact = 1 if i > 50 else 0
         writers["telemetry"].add(
-            TELEMETRY.pack(
-                i,
-                i,
-                i * 10**6,
-                i * 10**6,
-                20_000,
-                5_000,
-                10_000,
-                0,
-                0.0,
-                0.0,
-                0.0,
-                contact,
-                0,
-                0,
-                0.001,
-                2.0,
-                0.0,
-                0.0,
-                2.0 * contact,
-                0,
-                1,
+            TELEMETRY.make(
+                tick=i,
+                state_seq=i,
+                deadline_ns=i * 10**6,
+                wake_ns=i * 10**6,
+                compute_ns=20_000,
+                contact=contact,
+                depth_m=0.001,
+                tissue_force_n=2.0,
+                fz=2.0 * contact,
+                flags=1,
             )
         )
     for name, w in writers.items():
