@@ -126,8 +126,14 @@ class Device(ABC):
     def _disarm(self) -> None:  # noqa: B027 - optional hook
         """Device-specific disarming; called after force was zeroed."""
 
-    def start(self, session_duration_s: float | None = None) -> None:  # noqa: B027 - optional hook
-        """Called once when streaming starts; the duration is a hint (None: open-ended)."""
+    def start(  # noqa: B027 - optional hook
+        self,
+        session_duration_s: float | None = None,
+        operator_script: list[tuple[float, Vec3]] | None = None,
+    ) -> None:
+        """Called once when streaming starts. Both arguments are hints a real device ignores:
+        the session's duration (None: open-ended) and the scene's suggested operator motion
+        as (fraction of the duration, position) waypoints, for simulated operators."""
 
     # -- the lifecycle, enforced -------------------------------------------------------
     def open(self) -> DeviceInfo:

@@ -38,6 +38,7 @@ class DeviceProcessConfig(BaseModel):
     watchdog_ms: float = 50.0  # loop silent this long while armed → zero force
     start_timeout_s: float = 20.0
     session_duration_s: float | None = None
+    operator_script: list[tuple[float, tuple[float, float, float]]] | None = None
     cpus: set[int] | None = None  # CPUs to stay on (off the loop's CPU)
     realtime_priority: int | None = None  # SCHED_FIFO (best effort), below the loop's
 
@@ -155,7 +156,7 @@ def run_device_process(cfg: DeviceProcessConfig) -> None:
                     f"device: {subscribers}/{cfg.subscribers} subscribers after "
                     f"{cfg.start_timeout_s} s; is every process of the session running?"
                 )
-        device.start(cfg.session_duration_s)
+        device.start(cfg.session_duration_s, cfg.operator_script)
         stats["streaming"] = True
         applier.thread.start()
         _stream(device, pub, applier, ctl, stats, stop, info)

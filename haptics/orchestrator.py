@@ -28,7 +28,7 @@ from haptics.loop import LoopConfig, run_loop_process
 from haptics.manifest import Manifest
 from haptics.process import cpu_plan, keep_off_loop_cpu
 from haptics.recorder import RecorderConfig, run_recorder_process
-from haptics.registry import load_driver, split_device_spec
+from haptics.registry import load_driver, load_scene, split_device_spec
 from haptics.safety import SafetyPolicy
 from haptics.teleop import Mapping
 from haptics.transport import ipc_endpoints, subscriber, tcp_endpoints
@@ -130,12 +130,14 @@ class SessionRun:
                 realtime_priority=70 if cfg.realtime else None,
             )
             self._spawn(spawn, "recorder", run_recorder_process, rc)
+        script = load_scene(cfg.scene)(cfg.scene_params).operator_script()
         dc = DeviceProcessConfig(
             device=cfg.device,
             endpoints=self.endpoints,
             subscribers=1 + recording,
             watchdog_ms=cfg.driver_watchdog_ms,
             session_duration_s=cfg.duration_s,
+            operator_script=script,
             cpus=other_cpus,
             realtime_priority=70 if cfg.realtime else None,
         )

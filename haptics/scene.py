@@ -40,3 +40,7 @@ class Scene(Protocol):
 
     def close(self) -> None:
         """Disconnect from pybullet."""
+
+    def operator_script(self) -> list[tuple[float, Vec3]]:
+        """Waypoints (fraction of the session, tool position in m) a simulated operator
+        follows in this scene; cheap, needs no `build()`."""

@@ -68,10 +68,18 @@ class SimulatedDevice(Device):
             },
         )
 
-    def start(self, session_duration_s: float | None = None) -> None:
-        """Start the operator's script now, stretched to the session unless given explicitly."""
+    def start(
+        self,
+        session_duration_s: float | None = None,
+        operator_script: list[tuple[float, Vec3]] | None = None,
+    ) -> None:
+        """Start the operator's script now: the scene's if it suggests one, stretched to the
+        session unless a duration was given explicitly."""
         if not self.argument and session_duration_s:
             self.duration_s = session_duration_s
+        if operator_script:
+            self.script = tuple(Waypoint(at, tuple(p)) for at, p in operator_script)  # type: ignore[arg-type]
+            self._pos = self.script[0].position
         self._t0 = self._deadline = time.monotonic_ns()
 
     def _read(self, timeout_s: float) -> Sample | None:

@@ -132,6 +132,20 @@ class PalpationScene:
             "ground_truth": {"inclusion": self.inclusion.model_dump(), "tissue_surface_z_m": 0.0},
         }
 
+    def operator_script(self) -> list[tuple[float, Vec3]]:
+        """Approach, press, palpate across the inclusion on two lines, retract."""
+        x0, x1, dz = -0.030, 0.030, -0.010  # the hand aims 10 mm deep; tissue pushes back
+        return [
+            (0.00, (x0, -0.004, 0.020)),
+            (0.12, (x0, -0.004, 0.004)),
+            (0.20, (x0, -0.004, dz)),
+            (0.48, (x1, -0.004, dz)),
+            (0.54, (x1, 0.004, dz)),
+            (0.82, (x0, 0.004, dz)),
+            (0.90, (x0, 0.004, 0.004)),
+            (1.00, (x0, 0.004, 0.020)),
+        ]
+
     def close(self) -> None:
         if self.world is not None:
             self.world.close()
