@@ -77,6 +77,18 @@ class Session:
         t = self.table(name)
         return {c: t.column(c).to_numpy() for c in t.column_names}
 
+    def aligned(self, name: str, on: str = "telemetry") -> dict[str, np.ndarray]:
+        """Stream `name` resampled onto the host times of stream `on` (latest sample at or
+        before each time; rows before the first sample repeat the first)."""
+        target = self.arrays(on)
+        times = target["wake_ns" if on == "telemetry" else "host_time_ns"]
+        src = self.arrays(name)
+        key = "wake_ns" if name == "telemetry" else "host_time_ns"
+        idx = np.clip(
+            np.searchsorted(src[key], times, side="right") - 1, 0, max(0, src[key].size - 1)
+        )
+        return {c: v[idx] for c, v in src.items()}
+
     @property
     def complete(self) -> bool:
         return self.manifest.status != "recording"

@@ -24,6 +24,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sh.add_argument("path", type=Path)
     sh.add_argument("--json", action="store_true")
     sh.set_defaults(func=cmd_show)
+    qa = ss.add_parser("qa", help="loss, overruns, clock and saturation checks with pass/fail")
+    qa.add_argument("path", type=Path)
+    qa.add_argument("--json", action="store_true")
+    qa.add_argument("--max-gap-fraction", type=float, default=None)
+    qa.add_argument("--max-missed-ticks", type=int, default=None)
+    qa.set_defaults(func=cmd_qa)
+    rp = ss.add_parser("repair", help="complete a session whose recorder was cut off")
+    rp.add_argument("path", type=Path)
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(func=cmd_repair)
+    pl = ss.add_parser("plot", help="position, force, contact and events on one time axis")
+    pl.add_argument("path", type=Path)
+    pl.add_argument(
+        "-o", "--out", type=Path, default=None, help="PNG path (default <session>/session.png)"
+    )
+    pl.set_defaults(func=cmd_plot)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -104,4 +120,46 @@ def cmd_show(args: argparse.Namespace) -> int:
     console.print(t)
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items() if v) or "none"
     console.print(f"  events: {events}")
+    return 0
+
+
+def cmd_qa(args: argparse.Namespace) -> int:
+    from haptics.session_qa import QAThresholds, qa_report
+
+    overrides = {
+        k: v
+        for k, v in (
+            ("max_gap_fraction", args.max_gap_fraction),
+            ("max_missed_ticks", args.max_missed_ticks),
+        )
+        if v is not None
+    }
+    report = qa_report(open_session(args.path), QAThresholds(**overrides))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        console = Console()
+        for check, ok in report["checks"].items():
+            console.print(f"  {'[green]pass[/]' if ok else '[red]FAIL[/]'}  {check}")
+        console.print("[bold green]passed[/]" if report["passed"] else "[bold red]failed[/]")
+    return 0 if report["passed"] else 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from haptics.session_repair import repair_session
+
+    report = repair_session(args.path)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        Console().print(f"{report['path']}: {report['action']}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from haptics.session_plot import plot_session
+
+    session = open_session(args.path)
+    out = plot_session(session, args.out or session.path / "session.png")
+    Console().print(f"wrote {out}")
     return 0

@@ -122,3 +122,30 @@ def test_summary_of_a_small_synthetic_session(tmp_path: Path) -> None:
     assert s["max_force_n"] == pytest.approx(2.0)
     assert s["contact_fraction"] == pytest.approx(0.5)
     assert not s["complete"]  # status still "recording": the recorder never closed it
+
+
+def test_clock_mapping_recovers_offset_and_drift() -> None:
+    from haptics.session_qa import clock_mapping
+
+    device = np.arange(0, 10_000) * 1_000_000
+    host = 5_000_000 + (device * (1 + 50e-6)).astype(np.int64)
+    fit = clock_mapping(device, host)
+    assert fit["drift_ppm"] == pytest.approx(50.0, abs=0.01)
+    assert fit["offset_ns"] == pytest.approx(5_000_000, abs=2)
+    assert fit["residual_p99_us"] < 0.01
+
+
+def test_streams_align_on_host_time(tmp_path: Path) -> None:
+    m = Manifest(loop={"rate_hz": 1000.0})
+    st = StreamWriter(tmp_path / "state.arrows", STATE)
+    tel = StreamWriter(tmp_path / "telemetry.arrows", TELEMETRY)
+    for i in range(1, 11):
+        st.add(STATE.make(seq=i, host_time_ns=i * 1000, pz=float(i)))
+    for k in range(1, 6):
+        tel.add(TELEMETRY.make(tick=k, wake_ns=k * 2000 + 500))
+    for name, w in (("state", st), ("telemetry", tel)):
+        w.close()
+        m.streams[name] = w.info()
+    write_manifest(tmp_path, m)
+    aligned = open_session(tmp_path).aligned("state", on="telemetry")
+    assert list(aligned["seq"]) == [2, 4, 6, 8, 10]  # newest sample at or before each tick

@@ -75,6 +75,16 @@ def test_cli_run_and_show_json(tmp_path: Path) -> None:
     assert summary["streams"]["state"] > 1500
     human = haptics("sessions", "show", listed[0]["path"], cwd=tmp_path)
     assert "period error" in human.stdout
+    qa = haptics("sessions", "qa", listed[0]["path"], "--json", cwd=tmp_path)
+    report = json.loads(qa.stdout)
+    assert report["streams"]["state"]["lost"] == 0
+    assert set(report["checks"]) >= {"state_loss", "loop_overruns", "clock", "force_saturation"}
+    assert qa.returncode == (0 if report["passed"] else 1)
+    plot = haptics(
+        "sessions", "plot", listed[0]["path"], "-o", str(tmp_path / "s.png"), cwd=tmp_path
+    )
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_no_record_leaves_nothing_on_disk(tmp_path: Path) -> None:
@@ -117,6 +127,19 @@ def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> Non
     assert not summary["complete"]
     assert summary["streams"]["state"] > 1000  # ~2 s were flushed before the kill
     assert summary["loop"]["rate_hz"] > 900
+    # repair completes it: readable, hashed, marked
+    repaired = haptics("sessions", "repair", str(sessions[0]), "--json", cwd=tmp_path)
+    assert repaired.returncode == 0, repaired.stderr
+    assert json.loads(repaired.stdout)["action"] == "repaired"
+    fixed = json.loads(haptics("sessions", "show", str(sessions[0]), "--json", cwd=tmp_path).stdout)
+    assert fixed["status"] == "repaired" and fixed["complete"]
+    assert fixed["streams"]["state"] == summary["streams"]["state"]
+    m = open_session(sessions[0]).manifest
+    assert all(info.sha256 for info in m.streams.values())
+    import pyarrow as pa
+
+    table = pa.ipc.open_stream(str(sessions[0] / "state.arrows")).read_all()
+    assert table.num_rows == summary["streams"]["state"]
 
 
 def test_ctrl_c_stops_cleanly_with_no_orphans(tmp_path: Path) -> None:

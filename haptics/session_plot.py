@@ -1,0 +1,85 @@
+"""A session on one time axis: position, force, contact and events (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from haptics.messages import EVENT_NAMES
+from haptics.session import Session
+
+
+def plot_session(session: Session, out: Path) -> Path:
+    """Draw the session to `out` (PNG) and return the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    st, tel = session.arrays("state"), session.arrays("telemetry")
+    t0 = int(min(st["host_time_ns"][0], tel["wake_ns"][0]))
+    ts = (st["host_time_ns"].astype(np.int64) - t0) / 1e9
+    tt = (tel["wake_ns"].astype(np.int64) - t0) / 1e9
+    fig, axes = plt.subplots(4, 1, figsize=(11, 9), sharex=True)
+    ax = axes[0]
+    for c, lbl in (("px", "x"), ("py", "y"), ("pz", "z")):
+        ax.plot(ts, st[c] * 1e3, label=lbl, lw=0.9)
+    ax.axhline(0.0, color="0.6", lw=0.6, ls="--")
+    ax.set_ylabel("device position (mm)")
+    ax.legend(loc="upper right", ncol=3, fontsize=8)
+    ax = axes[1]
+    for c, lbl in (("fx", "x"), ("fy", "y"), ("fz", "z")):
+        ax.plot(tt, tel[c], label=f"commanded {lbl}", lw=0.9)
+    ax.plot(tt, tel["tissue_force_n"], color="k", lw=0.6, alpha=0.5, label="tissue |F|")
+    ax.set_ylabel("force (N)")
+    ax.legend(loc="upper right", ncol=4, fontsize=8)
+    ax = axes[2]
+    ax.fill_between(
+        tt,
+        0,
+        tel["depth_m"] * 1e3,
+        where=tel["contact"] > 0,
+        color="tab:green",
+        alpha=0.4,
+        step="mid",
+        label="contact depth",
+    )
+    ax.plot(
+        tt,
+        tel["inclusion"] * float(max(1e-9, tel["depth_m"].max() * 1e3)),
+        color="tab:red",
+        lw=0.8,
+        label="over inclusion",
+    )
+    ax.set_ylabel("depth (mm)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax = axes[3]
+    err = np.abs(np.diff(tel["wake_ns"].astype(np.int64)) - 1_000_000) / 1e3
+    ax.plot(tt[1:], err, lw=0.6, color="tab:purple")
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylabel("period error (µs)")
+    ax.set_xlabel("time (s)")
+    for bit, name in EVENT_NAMES.items():
+        hits = tt[(tel["events"] & bit) != 0]
+        for x in hits[:200]:
+            for a in axes[:3]:
+                a.axvline(x, color="0.3", lw=0.5, alpha=0.5)
+        if hits.size and name not in ("overrun",):
+            axes[0].annotate(
+                name,
+                (hits[0], axes[0].get_ylim()[1]),
+                fontsize=7,
+                rotation=90,
+                va="top",
+                ha="right",
+            )
+    m = session.manifest
+    fig.suptitle(
+        f"{session.path.name} · {m.scene.get('scene')} · {m.device.get('driver')} · {m.status}"
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,69 @@
+"""Completing a session whose recorder was cut off (kill -9, power loss, full disk).
+
+Every stream file is rewritten from its complete record batches (a half-written last
+batch is dropped and counted), closed with an end-of-stream marker, re-hashed, and the
+manifest is marked "repaired" with what was found. The original files are kept beside
+the repaired ones as `<name>.orig` until the rewrite succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from haptics.errors import SessionError
+from haptics.manifest import write_manifest
+from haptics.recorder import sha256
+from haptics.session import open_session, read_stream
+
+
+def repair_session(path: str | Path) -> dict[str, Any]:
+    """Repair a session in place; returns what was done per stream.
+
+    Raises SessionError if `path` is not a session. A complete session is left untouched.
+    """
+    session = open_session(path)
+    m = session.manifest
+    report: dict[str, Any] = {"path": str(session.path), "was": m.status, "streams": {}}
+    if m.status != "recording":
+        report["action"] = "none: the session was closed properly"
+        return report
+    for name, info in m.streams.items():
+        file = session.path / info.file
+        if not file.exists():
+            report["streams"][name] = {"missing": True}
+            continue
+        try:
+            table, truncated = read_stream(file)
+        except SessionError:
+            table, truncated = None, True
+        if table is None:
+            report["streams"][name] = {"unreadable": True, "rows": 0}
+            continue
+        tmp = file.with_suffix(".repaired")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+            w.write_table(table)
+        backup = file.with_suffix(file.suffix + ".orig")
+        os.replace(file, backup)
+        os.replace(tmp, file)
+        backup.unlink()
+        seq_col = "tick" if "tick" in table.column_names else "seq"
+        seq = table.column(seq_col).to_numpy() if table.num_rows else np.zeros(0, np.uint64)
+        info.received = table.num_rows
+        info.first_seq = int(seq[0]) if seq.size else None
+        info.last_seq = int(seq[-1]) if seq.size else None
+        info.gaps = int(seq[-1] - seq[0] + 1 - np.unique(seq).size) if seq.size else 0
+        info.sha256 = sha256(file)
+        report["streams"][name] = {"rows": table.num_rows, "dropped_partial_batch": truncated}
+    m.status = "repaired"
+    m.ended_utc = m.ended_utc or dt.datetime.now(dt.UTC).isoformat()
+    m.stop_reason = "cut off; repaired by `haptics sessions repair`"
+    m.notes.append(f"repaired {dt.datetime.now(dt.UTC).isoformat()}: {report['streams']}")
+    write_manifest(session.path, m)
+    report["action"] = "repaired"
+    return report
