@@ -1,0 +1,1 @@
+"""Replay: a recorded session's device motion played back as a device."""

@@ -1,0 +1,101 @@
+"""A device that plays back the state stream of a recorded session, open loop.
+
+argument: the session directory. Samples keep their original sequence numbers and device
+times, are published at the recorded rate (absolute deadlines), and carry the recorded
+position and velocity; force commands are accepted and clamped like any device but do not
+move the stylus. After the last sample the device goes quiet (the loop sees stale input).
+Used by `haptics replay` to re-render a session and compare forces.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import numpy as np
+
+from haptics.clock import next_deadline, sleep_until
+from haptics.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3, clamp_force
+from haptics.errors import DeviceNotFound, SessionError
+from haptics.messages import STATUS_ARMED
+from haptics.session import open_session
+
+
+class ReplayDevice(Device):
+    name: ClassVar[str] = "replay"
+
+    def __init__(self, argument: str = "") -> None:
+        super().__init__(argument)
+        if not argument:
+            raise DeviceNotFound("replay needs a session: --device replay:<session path>")
+        self._i = 0
+        self._force: Vec3 = ZERO
+        self._deadline = 0
+        self._t0 = 0
+        self._rows: dict[str, np.ndarray] = {}
+        self._max_force = 0.0
+        self.period_ns = 1_000_000
+
+    @classmethod
+    def schema(cls, argument: str = "") -> FeatureSchema:
+        try:
+            m = open_session(argument).manifest
+        except SessionError as exc:
+            raise DeviceNotFound(f"cannot replay {argument}: {exc}") from exc
+        recorded = m.device.get("schema", {})
+        return FeatureSchema(
+            rate_hz=float(recorded.get("rate_hz", 1000.0)),
+            max_force_n=float(recorded.get("max_force_n", 8.0)),
+        )
+
+    def _open(self) -> DeviceInfo:
+        session = open_session(self.argument)
+        self._rows = session.arrays("state")
+        if self._rows["seq"].size == 0:
+            raise DeviceNotFound(f"{self.argument} has no state samples to replay")
+        schema = self.schema(self.argument)
+        self.period_ns = round(1e9 / schema.rate_hz)
+        self._max_force = schema.max_force_n
+        self._t0 = self._deadline = time.monotonic_ns()
+        m = session.manifest
+        return DeviceInfo(
+            driver=self.name,
+            model=f"replay of {session.path.name}",
+            provenance="replay",
+            extra={
+                "session": str(session.path),
+                "session_id": m.session_id,
+                "samples": int(self._rows["seq"].size),
+                "recorded_device": m.device.get("driver"),
+            },
+        )
+
+    def start(
+        self,
+        session_duration_s: float | None = None,
+        operator_script: list[tuple[float, Vec3]] | None = None,
+    ) -> None:
+        self._t0 = self._deadline = time.monotonic_ns()
+
+    def _read(self, timeout_s: float) -> Sample | None:
+        r = self._rows
+        if self._i >= r["seq"].size:
+            time.sleep(min(timeout_s, 0.01))
+            return None
+        self._deadline, _ = next_deadline(self._deadline, self.period_ns, time.monotonic_ns())
+        now = sleep_until(self._deadline)
+        i = self._i
+        self._i += 1
+        return Sample(
+            int(r["seq"][i]), int(r["device_time_ns"][i]), now,
+            (float(r["px"][i]), float(r["py"][i]), float(r["pz"][i])),
+            (float(r["vx"][i]), float(r["vy"][i]), float(r["vz"][i])),
+            self._force, 0, STATUS_ARMED if self.state.value == "armed" else 0,
+        )  # fmt: skip
+
+    def _write(self, force: Vec3) -> Vec3:
+        self._force, _ = clamp_force(force, self._max_force)
+        return self._force
+
+    def _close(self) -> None:
+        self._force = ZERO
