@@ -15,7 +15,7 @@ from typing import Any, Literal
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.clock import next_deadline, quantile_step
+from haptics.clock import next_deadline, phase_correction, quantile_step
 from haptics.control import ControlServer
 from haptics.errors import HapticsError
 from haptics.messages import (
@@ -50,6 +50,10 @@ class LoopConfig(BaseModel):
     # deadline: absolute deadlines, sleep then spin; naive: time.sleep(period), the baseline
     scheduler: Literal["deadline", "naive"] = "deadline"
     phase_lock: bool = True  # slide the grid so ticks follow the device's samples closely
+    # grid: tick exactly on the (phase-locked) deadline; arrival: the moment a sample arrives
+    # in the spin window before it (the deadline is then a fallback for a late sample)
+    tick_on: Literal["grid", "arrival"] = "grid"
+    arrival_margin_us: float = 60.0  # arrival: deadline this long after the typical arrival
     late_fraction: float = Field(0.05, gt=0, lt=0.5)  # samples allowed to arrive after the tick
     spin_us: float = 250.0
     cpu: int | None = None  # pin the loop here (best-effort)
@@ -145,6 +149,8 @@ def _run_ticks(
     naive = cfg.scheduler == "naive"
     lock = cfg.phase_lock and not naive
     spin_ns = int(cfg.spin_us * 1000)
+    on_arrival = cfg.tick_on == "arrival"
+    margin_ns = int(cfg.arrival_margin_us * 1000)
     max_step_ns = 5_000
     down_ns = max(1, int(max_step_ns * cfg.late_fraction / (1.0 - cfg.late_fraction)))
     lag_ns = 0
@@ -159,7 +165,7 @@ def _run_ticks(
             wake = time.monotonic_ns()
             arrival = None
         else:
-            wake, arrival = spin_until(deadline, states, spin_ns)
+            wake, arrival = spin_until(deadline, states, spin_ns, on_arrival)
         flags = FLAG_ARMED
         events = 0
         fresh: int | None = None
@@ -201,10 +207,14 @@ def _run_ticks(
         )
         done = time.monotonic_ns()
         if lock:
-            # Track the arrival quantile so ~late_fraction of samples come after the tick.
-            # Late: none arrived in the spin window and none fresher than half a period.
-            late = arrival is None and (fresh is None or fresh > period // 2)
-            deadline += quantile_step(late, max_step_ns, down_ns)
+            if on_arrival:  # keep the deadline `margin` after the arrivals
+                lag = None if arrival is None else deadline - arrival
+                deadline += phase_correction(lag, margin_ns, period, 0.05, max_step_ns)
+            else:
+                # Track the arrival quantile so ~late_fraction of samples come after the tick.
+                # Late: none arrived in the spin window and none fresher than half a period.
+                late = arrival is None and (fresh is None or fresh > period // 2)
+                deadline += quantile_step(late, max_step_ns, down_ns)
         nxt, missed = (deadline, 0) if naive else next_deadline(deadline, period, done)
         if missed:
             events |= EVENT_OVERRUN

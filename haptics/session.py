@@ -27,8 +27,6 @@ def read_stream(path: Path) -> tuple[pa.Table, bool]:
     """
     if not path.exists():
         raise SessionError(f"{path} is missing; the session may have been moved or cut short")
-    batches: list[pa.RecordBatch] = []
-    truncated = False
     try:
         reader = pa.ipc.open_stream(pa.memory_map(str(path)))
     except (pa.ArrowInvalid, OSError) as exc:
@@ -37,13 +35,21 @@ def read_stream(path: Path) -> tuple[pa.Table, bool]:
             "run `haptics sessions repair` on the session"
         ) from exc
     schema = reader.schema
+    try:
+        return reader.read_all(), False  # the fast path: every batch in one call
+    except (pa.ArrowInvalid, OSError):
+        pass
+    # cut off mid-batch (a killed writer): re-read batch by batch, keep every complete one
+    batches: list[pa.RecordBatch] = []
+    reader = pa.ipc.open_stream(pa.memory_map(str(path)))
+    truncated = False
     while True:
         try:
             batches.append(reader.read_next_batch())
         except StopIteration:
             break
         except (pa.ArrowInvalid, OSError):
-            truncated = True  # the writer was killed mid-batch: keep what came before
+            truncated = True
             break
     return pa.Table.from_batches(batches, schema=schema), truncated
 

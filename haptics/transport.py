@@ -164,11 +164,14 @@ def drain_subscriptions(sock: zmq.Socket[bytes]) -> int:
             delta -= 1
 
 
-def spin_until(deadline_ns: int, sock: zmq.Socket[bytes], spin_ns: int) -> tuple[int, int | None]:
+def spin_until(
+    deadline_ns: int, sock: zmq.Socket[bytes], spin_ns: int, until_arrival: bool = False
+) -> tuple[int, int | None]:
     """Wait for a tick: sleep until `spin_ns` before the deadline, then spin watching `sock`.
 
     Returns (wake_ns, arrival_ns): arrival_ns is when a message was first seen waiting
-    during the spin, None if none was (it came earlier, or has not come yet).
+    during the spin, None if none was (it came earlier, or has not come yet). With
+    `until_arrival`, return the moment a message arrives (or at the deadline without one).
     """
     remaining = deadline_ns - time.monotonic_ns()
     if remaining > spin_ns:
@@ -179,5 +182,7 @@ def spin_until(deadline_ns: int, sock: zmq.Socket[bytes], spin_ns: int) -> tuple
     while now < deadline_ns:
         if arrival is None and int(sock.getsockopt(events)) & pollin:
             arrival = now
+            if until_arrival:
+                return now, arrival
         now = time.monotonic_ns()
     return now, arrival

@@ -90,14 +90,16 @@ def _one(cfg: SessionConfig) -> dict[str, Any]:
     return figures
 
 
-def run_loop_bench(duration_s: float, keep_dir: Path | None = None) -> dict[str, Any]:
+def run_loop_bench(
+    duration_s: float, keep_dir: Path | None = None, tick_on: str = "grid"
+) -> dict[str, Any]:
     """Run the baseline then the real loop for `duration_s` each; return both figure sets."""
     root = keep_dir or Path(tempfile.mkdtemp(prefix="haptics-bench-"))
     common: dict[str, Any] = {"duration_s": duration_s, "record_dir": root, "monitor": False}
     baseline = _one(
         SessionConfig(**common, loop_scheduler="naive", phase_lock=False, realtime=False)
     )
-    ours = _one(SessionConfig(**common))
+    ours = _one(SessionConfig(**common, tick_on=tick_on))
     return {
         **ours,
         "scheduler": "absolute deadlines, sleep then spin, phase-locked to the device, "
