@@ -138,7 +138,8 @@ def run_read_bench(hours: float = 1.0, keep_dir: Path | None = None) -> dict[str
             "load_cold_s": round(cold, 3) if cold is not None else None,
             "rows_per_s": round(rows / float(np.median(warm))),
             "baseline": {
-                "method": "numpy.loadtxt of the same streams as CSV (1 min timed, scaled to the span)",
+                "method": "numpy.loadtxt of the same streams as CSV "
+                "(1 min timed, scaled to the span)",
                 "load_s": round(baseline_minute * seconds / 60, 1),
             },
         }
