@@ -6,13 +6,15 @@ their own. Entries are imported lazily, only when asked for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from haptics.errors import DeviceNotFound, SceneError
+from haptics.errors import DeviceNotFound, HapticsError, SceneError
 
 DRIVER_GROUP = "haptics.drivers"
 SCENE_GROUP = "haptics.scenes"
+TOOL_GROUP = "haptics.tools"
 
 
 def _names(group: str) -> list[str]:
@@ -59,3 +61,18 @@ def load_scene(name: str) -> Any:
             f"no scene named '{name}'; available: {', '.join(scene_names()) or 'none'}"
         )
     return cls
+
+
+def load_tool(name: str) -> Callable[..., Any]:
+    """The callable registered as `name` in the `haptics.tools` entry point group.
+
+    Raises HapticsError naming the tools that exist when it is not installed.
+    """
+    tool = _load(TOOL_GROUP, name)
+    if tool is None:
+        have = ", ".join(_names(TOOL_GROUP)) or "none"
+        raise HapticsError(
+            f"no '{name}' tool installed ({TOOL_GROUP} entry points: {have}); it comes with "
+            "the sim package: reinstall with pip install -e ."
+        )
+    return tool  # type: ignore[no-any-return]

@@ -1,0 +1,279 @@
+"""Cutting: a scalpel presses into a tissue block, breaks in, and is dragged across it.
+
+Geometry (world frame, metres): the block's top surface is z = 0, 20 cm × 20 cm × 8 cm. The
+blade's edge is a small sphere moved kinematically (the stylus position is the edge); it is
+held vertical, so the normal is +z. The planned cut is a straight path on the surface from
+`path_start_m` to `path_end_m`; the `Cutting` model tracks the blade's coordinate along that
+path (the projection of the edge onto it, in m from `path_start_m`), so the cut intervals
+in its state are positions along the planned path.
+
+Force, each tick, from a pybullet collision query and the pure `Cutting` model, whose state
+the scene keeps as a plain value:
+- normal (+z): the model's normal force for the edge depth below the surface (a spring until
+  the blade breaks in at `cut_start_force_n`, capped at it while cutting);
+- tangential (x, y): the model's cut resistance r·G·d, opposing the blade's motion. It is
+  rendered as Coulomb friction on a stick-slip proxy: a stiff spring
+  (`drag_stiffness_n_per_m`) ties the edge to where the blade sits in the tissue, and the
+  proxy slides behind the edge whenever the spring would pull harder than the model's
+  resistance. While the blade slides the force is that resistance, directed against the
+  lateral velocity. Why not apply −|Fₜ|·v/|v| directly: with the loop's one-tick delay,
+  a ~4 N force that flips with the sign of the velocity reverses a 0.1 kg stylus within one
+  tick (4 N·1 ms / 0.1 kg = 40 mm/s, more than a drag speed) and chatters at 500 Hz
+  (measured offline with the simulated hand); a spring limited by the resistance does not.
+  The proxy's cap is the resistance r·G·d itself (static = kinetic: a blade pulled more
+  gently than that stays put, held by the tissue), recovered from the model's output, which
+  scales it by the smoothed sign |σ(v)| of the speed along the path.
+  Simplification: the model is 1-D along the planned path, so only motion along the path
+  is resisted and extends the cut; motion across it is free. The edge has a length
+  (`edge_length_m`): pulled back less than that from the front of the cut being made, it
+  still meets intact tissue (see `_edge_on_front`).
+
+Events: EVENT_CUT_START when the blade breaks in, EVENT_CUT_END when it leaves the tissue;
+EVENT_CONTACT_START / _END at the surface. The cut stays cut: the model state's intervals
+(`cut_intervals_m`, `cut_segments_m`) are the ground truth of what was cut; `describe()`
+(called at the start of a session) gives the parameters and the planned path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from haptics.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
+from haptics.scene import NO_CONTACT, Contact, Vec3
+from sim.scenes.needle import OPERATOR_ARM_STIFFNESS_N_PER_M, lateral_spring
+from sim.tissue.base import TissueInput
+from sim.tissue.cutting import Cutting, CuttingState
+from sim.world import World
+
+BLOCK_HALF_EXTENTS_M = (0.10, 0.10, 0.04)
+MAX_PATH_OFFSET_M = 0.06  # path ends within ±6 cm of the block's centre
+_SIGMA_MIN = 0.01  # below 1 % of v₀ the blade counts as still: hold the last resistance
+
+
+class CuttingConfig(BaseModel):
+    """Parameters of the cutting scene; units in the field names. Unknown keys are rejected.
+
+    The model fields are those of `sim.tissue.Cutting` (see there for their literature basis).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(
+        0,
+        description="unused (the scene is deterministic); accepted so that "
+        "`haptics run --seed` works with every scene",
+    )
+    stiffness_n_per_m: float = Field(300.0, ge=0)
+    cut_start_force_n: float = Field(2.0, gt=0)
+    toughness_j_per_m2: float = Field(500.0, ge=0)
+    recut_fraction: float = Field(0.2, gt=0, le=1)
+    friction_velocity_m_s: float = Field(1.0e-3, gt=0)
+    drag_stiffness_n_per_m: float = Field(
+        1000.0, gt=0, description="spring of the stick-slip proxy rendering the cut resistance"
+    )
+    blade_radius_m: float = Field(0.0005, gt=0, le=0.005)
+    edge_length_m: float = Field(
+        0.002,
+        ge=0,
+        le=0.02,
+        description="length of the edge in contact: a blade pulled back less than this from "
+        "the front of the cut it is making still meets intact tissue there",
+    )
+    path_start_m: tuple[float, float] = Field((-0.020, 0.0), description="planned cut, x, y")
+    path_end_m: tuple[float, float] = Field((0.020, 0.0), description="planned cut, x, y")
+    operator_depth_m: float | None = Field(
+        None,
+        gt=0,
+        le=0.035,
+        description="how deep the scripted operator's hand aims; None: deep enough to break "
+        "in with a 400 N/m arm (see `required_operator_depth_m`)",
+    )
+
+    @model_validator(mode="after")
+    def _check_path(self) -> Self:
+        (ax, ay), (bx, by) = self.path_start_m, self.path_end_m
+        if math.hypot(bx - ax, by - ay) < 1e-3:
+            raise ValueError("path_start_m and path_end_m must be at least 1 mm apart")
+        for x in (ax, ay, bx, by):
+            if not abs(x) <= MAX_PATH_OFFSET_M:
+                raise ValueError(
+                    f"the planned path must lie within ±{MAX_PATH_OFFSET_M} m of the block's "
+                    f"centre, got {self.path_start_m} → {self.path_end_m}"
+                )
+        return self
+
+
+def required_operator_depth_m(model: Cutting, margin_m: float = 0.0025) -> float:
+    """How deep (m) a 400 N/m arm must aim for the blade to break in, plus `margin_m`.
+
+    The blade breaks in at depth F_start / k, where the arm must push with F_start.
+    """
+    force = model.cut_start_force_n
+    start = force / model.stiffness_n_per_m if model.stiffness_n_per_m > 0 else 0.0
+    return start + force / OPERATOR_ARM_STIFFNESS_N_PER_M + margin_m
+
+
+class CuttingScene:
+    """A scalpel cutting a tissue block: press until it breaks in, drag, lift."""
+
+    name = "cutting"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        """Validate `config` (CuttingConfig fields). Raises pydantic.ValidationError."""
+        cfg = self.cfg = CuttingConfig(**(config or {}))
+        self.model = Cutting(
+            stiffness_n_per_m=cfg.stiffness_n_per_m,
+            cut_start_force_n=cfg.cut_start_force_n,
+            toughness_j_per_m2=cfg.toughness_j_per_m2,
+            recut_fraction=cfg.recut_fraction,
+            friction_velocity_m_s=cfg.friction_velocity_m_s,
+        )
+        (ax, ay), (bx, by) = cfg.path_start_m, cfg.path_end_m
+        length = math.hypot(bx - ax, by - ay)
+        self.path_length_m = length
+        self._ux, self._uy = (bx - ax) / length, (by - ay) / length
+        self.world: World | None = None
+        self.state: CuttingState = self.model.initial_state()
+        self._in_contact = False
+        self._proxy_x = self._proxy_y = 0.0
+        self._drag_per_depth = 0.0  # r·G (N/m): the cut's resistance per metre of depth
+
+    def build(self) -> None:
+        """Create the tissue block and the blade edge in a DIRECT pybullet client."""
+        w = self.world = World()
+        self.block = w.box(BLOCK_HALF_EXTENTS_M, (0.0, 0.0, -BLOCK_HALF_EXTENTS_M[2]))
+        self.blade = w.sphere(self.cfg.blade_radius_m, (0.0, 0.0, 0.05))
+
+    def path_coordinate_m(self, x: float, y: float) -> float:
+        """Position (m) of the point (x, y) projected onto the planned path, from its start."""
+        ax, ay = self.cfg.path_start_m
+        return (x - ax) * self._ux + (y - ay) * self._uy
+
+    def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
+        """Move the blade edge to `tool` (m), render normal + drag force (N) for `dt_s` s."""
+        w = self.world
+        assert w is not None, "build() first"
+        r = self.cfg.blade_radius_m
+        x, y = tool[0], tool[1]
+        w.move(self.blade, (x, y, tool[2] + r))
+        depth = 0.0
+        hits = w.closest(self.blade, self.block, 0.0)
+        if hits:
+            depth = -min(h[8] for h in hits)
+        # Velocity along the path as the change of the path coordinate, so the model's
+        # integrated position is exactly the blade's coordinate (no drift).
+        ax, ay = self.cfg.path_start_m
+        s = self._edge_on_front((x - ax) * self._ux + (y - ay) * self._uy)
+        along = (s - self.state.position_m) / dt_s
+        self.state, out = self.model.step(
+            self.state, TissueInput(depth, -tool_velocity[2], dt_s, along)
+        )
+        contact = depth > 0.0
+        events = out.events
+        if contact != self._in_contact:
+            events |= EVENT_CONTACT_START if contact else EVENT_CONTACT_END
+            self._in_contact = contact
+        if not contact:
+            self._proxy_x, self._proxy_y = x, y
+            self._drag_per_depth = 0.0
+            if not events:
+                return NO_CONTACT
+            return Contact(False, 0.0, (0.0, 0.0, 0.0), 0.0, -1, False, events)
+        # The model renders Fₜ = −|σ(v)|·r·G·d; the proxy needs the resistance itself, r·G·d,
+        # whatever the speed (static = kinetic), else a blade stopped under a preloaded
+        # spring lurches each time σ → 0. Recover r·G from Fₜ while σ is well defined and
+        # hold it while the blade stands still.
+        if self.state.cutting:
+            sigma = abs(along) / self.model.friction_velocity_m_s
+            if sigma >= _SIGMA_MIN:
+                self._drag_per_depth = -out.tangential_force_n / (min(sigma, 1.0) * depth)
+        else:
+            self._drag_per_depth = 0.0
+        self._proxy_x, self._proxy_y, fx, fy = lateral_spring(
+            self._proxy_x,
+            self._proxy_y,
+            x,
+            y,
+            self.cfg.drag_stiffness_n_per_m,
+            self._drag_per_depth * depth,
+        )
+        fz = out.force_n
+        return Contact(
+            True,
+            depth,
+            (fx, fy, fz),
+            math.sqrt(fx * fx + fy * fy + fz * fz),
+            out.layer,
+            False,
+            events,  # tissue event bits are the telemetry bits
+        )
+
+    def _edge_on_front(self, s: float) -> float:
+        """Path coordinate the model sees: within `edge_length_m` behind the front of the cut
+        being made, part of the edge still meets intact tissue, so the blade counts as at the
+        front. (The model treats any point strictly inside the current pass as split, which
+        would drop the force to `recut_fraction` at the first micrometre of backward motion:
+        a stopped blade would chatter between 100 % and 20 % of the force.)"""
+        st = self.state
+        if st.cutting:
+            edge = self.cfg.edge_length_m
+            if st.pass_end_m - edge < s < st.pass_end_m:
+                return st.pass_end_m
+            if st.pass_start_m < s < st.pass_start_m + edge:
+                return st.pass_start_m
+        return s
+
+    @property
+    def cut_intervals_m(self) -> tuple[tuple[float, float], ...]:
+        """What has been cut so far, as intervals of the path coordinate (m), sorted."""
+        return self.state.cut_intervals
+
+    @property
+    def cut_segments_m(self) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        """What has been cut so far, as (start, end) points (x, y in m) on the surface."""
+        ax, ay = self.cfg.path_start_m
+        ux, uy = self._ux, self._uy
+        return [
+            ((ax + a * ux, ay + a * uy), (ax + b * ux, ay + b * uy))
+            for a, b in self.state.cut_intervals
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """Config and the planned cut (what was actually cut is in `cut_intervals_m`)."""
+        start = self.model.cut_start_force_n
+        k = self.model.stiffness_n_per_m
+        return {
+            "scene": self.name,
+            "config": self.cfg.model_dump(),
+            "ground_truth": {
+                "tissue_surface_z_m": 0.0,
+                "block_half_extents_m": list(BLOCK_HALF_EXTENTS_M),
+                "planned_path_m": [list(self.cfg.path_start_m), list(self.cfg.path_end_m)],
+                "planned_path_length_m": self.path_length_m,
+                "cut_start_depth_m": start / k if k > 0 else 0.0,
+            },
+        }
+
+    def operator_script(self) -> list[tuple[float, Vec3]]:
+        """Approach the path's start, press until the blade breaks in, drag along, lift."""
+        (ax, ay), (bx, by) = self.cfg.path_start_m, self.cfg.path_end_m
+        deep = self.cfg.operator_depth_m or required_operator_depth_m(self.model)
+        return [
+            (0.00, (ax, ay, 0.015)),
+            (0.10, (ax, ay, 0.003)),  # approach above the start of the path
+            (0.30, (ax, ay, -deep)),  # press: the blade breaks in on the way down
+            (0.36, (ax, ay, -deep)),  # hold
+            (0.78, (bx, by, -deep)),  # drag along the path (~10 mm/s at 10 s)
+            (0.84, (bx, by, -deep)),  # hold
+            (0.94, (bx, by, 0.005)),  # lift out
+            (1.00, (bx, by, 0.015)),
+        ]
+
+    def close(self) -> None:
+        """Disconnect from pybullet (idempotent)."""
+        if self.world is not None:
+            self.world.close()
+            self.world = None
