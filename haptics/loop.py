@@ -19,6 +19,7 @@ from haptics.clock import next_deadline, phase_correction, quantile_step
 from haptics.control import ControlServer
 from haptics.errors import HapticsError
 from haptics.messages import (
+    BUTTON_CLUTCH,
     COMMAND,
     EVENT_OVERRUN,
     EVENT_STALE_INPUT,
@@ -34,7 +35,7 @@ from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zm
 from haptics.registry import load_scene
 from haptics.safety import SafetyPolicy, limit_force, stale_gain
 from haptics.scene import Scene
-from haptics.teleop import Mapping, device_to_tool, scene_to_device_force
+from haptics.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
 from haptics.transport import drain_latest, drain_subscriptions, publisher, spin_until, subscriber
 
 
@@ -138,6 +139,7 @@ def _run_ticks(
         "bad_input": 0,
         "notes": notes,
     }
+    teleop = initial_teleop_state(mapping)
     tool = (0.0, 0.0, 1.0)
     tool_vel = (0.0, 0.0, 0.0)
     last_seq = 0
@@ -175,9 +177,10 @@ def _run_ticks(
                 s = unpack_state(raw)
                 seq = int(s[2])
                 if seq > last_seq and all(map(math.isfinite, s[5:11])):
-                    tool, tool_vel = device_to_tool(
-                        mapping, (s[5], s[6], s[7]), (s[8], s[9], s[10])
-                    )
+                    teleop, tool, tool_vel = teleop_step(
+                        mapping, teleop, (s[5], s[6], s[7]), (s[8], s[9], s[10]),
+                        bool(int(s[14]) & BUTTON_CLUTCH),
+                    )  # fmt: skip
                     last_seq = seq
                     last_new_ns = wake
                     fresh = lag_ns = wake - int(s[4])

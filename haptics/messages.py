@@ -196,6 +196,9 @@ STATUS_FAULT: Final = 1 << 1
 STATUS_WATCHDOG: Final = 1 << 2  # driver watchdog zeroed force: the loop went quiet
 STATUS_CLAMPED: Final = 1 << 3  # the device's own clamp limited the last command
 
+# Bits in STATE.buttons
+BUTTON_CLUTCH: Final = 1 << 0  # held: the tool stays put while the hand repositions
+
 # Flags in COMMAND.flags and TELEMETRY.flags
 FLAG_ARMED: Final = 1 << 0  # force allowed; without it the device applies zero
 FLAG_STALE_INPUT: Final = 1 << 1  # no new sample for a while: force fading to zero
