@@ -17,23 +17,33 @@ from pydantic import BaseModel, Field
 
 from haptics.clock import next_deadline, phase_correction, quantile_step
 from haptics.control import ControlServer
+from haptics.device import Vec3
 from haptics.errors import HapticsError
 from haptics.messages import (
     BUTTON_CLUTCH,
     COMMAND,
+    EVENT_ESTOP,
     EVENT_OVERRUN,
     EVENT_STALE_INPUT,
     FLAG_ARMED,
     FLAG_BAD_INPUT,
-    FLAG_CLAMPED,
-    FLAG_STALE_INPUT,
     FLAG_STOPPING,
     STATE,
     TELEMETRY,
 )
+from haptics.passivity import PassivityState, passivity_step
 from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zmq_context
 from haptics.registry import load_scene
-from haptics.safety import SafetyPolicy, limit_force, stale_gain
+from haptics.safety import (
+    SAFETY_ESTOP,
+    SAFETY_STALE,
+    SafetyLimits,
+    SafetyPolicy,
+    SafetyState,
+    command_flags,
+    reset_estop,
+    safety_step,
+)
 from haptics.scene import Scene
 from haptics.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
 from haptics.transport import drain_latest, drain_subscriptions, publisher, spin_until, subscriber
@@ -56,6 +66,8 @@ class LoopConfig(BaseModel):
     tick_on: Literal["grid", "arrival"] = "grid"
     arrival_margin_us: float = 60.0  # arrival: deadline this long after the typical arrival
     late_fraction: float = Field(0.05, gt=0, lt=0.5)  # samples allowed to arrive after the tick
+    passivity: bool = True  # time-domain passivity observer + controller on the device port
+    passivity_max_damping_ns_per_m: float = Field(20.0, ge=0)
     spin_us: float = 250.0
     cpu: int | None = None  # pin the loop here (best-effort)
     io_cpus: set[int] | None = None  # where its ZeroMQ I/O thread runs (off the loop's CPU)
@@ -128,9 +140,17 @@ def _run_ticks(
 ) -> None:
     period = round(1e9 / cfg.rate_hz)
     dt = period / 1e9
-    policy, mapping = cfg.safety, cfg.mapping
-    hold_ns, fade_ns = int(policy.stale_hold_ms * 1e6), int(policy.stale_fade_ms * 1e6)
-    max_force = policy.max_force_n
+    mapping = cfg.mapping
+    limits = SafetyLimits.from_policy(cfg.safety)
+    safety = SafetyState()
+    estop_requested = False
+    pc = PassivityState()
+    pc_on, pc_max_b = cfg.passivity, cfg.passivity_max_damping_ns_per_m
+    alpha = energy = 0.0
+    dev_pos: Vec3 = (0.0, 0.0, 1.0)
+    dev_vel: Vec3 = (0.0, 0.0, 0.0)
+    applied: Vec3 = (0.0, 0.0, 0.0)
+    buttons = 0
     unpack_state, pack_cmd, pack_tel = STATE.unpack, COMMAND.pack, TELEMETRY.pack
     stats: dict[str, Any] = {
         "ready": True,
@@ -144,7 +164,7 @@ def _run_ticks(
     tool_vel = (0.0, 0.0, 0.0)
     last_seq = 0
     last_new_ns = time.monotonic_ns()
-    was_stale = False
+    was_stale = was_estop = False
     tick = 0
     missed_total = 0
     stop_requested = False
@@ -163,11 +183,12 @@ def _run_ticks(
     while True:
         if naive:
             time.sleep(period / 1e9)  # the baseline: what a naive loop does
-            deadline = wake + period
+            deadline = tick_deadline = wake + period
             wake = time.monotonic_ns()
             arrival = None
         else:
             wake, arrival = spin_until(deadline, states, spin_ns, on_arrival)
+        tick_deadline = deadline
         flags = FLAG_ARMED
         events = 0
         fresh: int | None = None
@@ -177,10 +198,11 @@ def _run_ticks(
                 s = unpack_state(raw)
                 seq = int(s[2])
                 if seq > last_seq and all(map(math.isfinite, s[5:11])):
+                    dev_pos, dev_vel = (s[5], s[6], s[7]), (s[8], s[9], s[10])
+                    applied, buttons = (s[11], s[12], s[13]), int(s[14])
                     teleop, tool, tool_vel = teleop_step(
-                        mapping, teleop, (s[5], s[6], s[7]), (s[8], s[9], s[10]),
-                        bool(int(s[14]) & BUTTON_CLUTCH),
-                    )  # fmt: skip
+                        mapping, teleop, dev_pos, dev_vel, bool(buttons & BUTTON_CLUTCH)
+                    )
                     last_seq = seq
                     last_new_ns = wake
                     fresh = lag_ns = wake - int(s[4])
@@ -191,17 +213,23 @@ def _run_ticks(
                 flags |= FLAG_BAD_INPUT
                 stats["bad_input"] += 1
         t_input = time.monotonic_ns()
-        gain = stale_gain(wake - last_new_ns, hold_ns, fade_ns)
-        if gain < 1.0:
-            flags |= FLAG_STALE_INPUT
-            if not was_stale:
-                events |= EVENT_STALE_INPUT
-        was_stale = gain < 1.0
         c = scene.step(tool, tool_vel, dt)
         t_scene = time.monotonic_ns()
-        force, limited = limit_force(scene_to_device_force(mapping, c.force), max_force, gain)
-        if limited and gain == 1.0:
-            flags |= FLAG_CLAMPED
+        force = scene_to_device_force(mapping, c.force)
+        if pc_on:
+            pc, force, alpha, energy, _ = passivity_step(pc, force, dev_vel, dt, applied, pc_max_b)
+        estop = estop_requested or bool(buttons & limits.estop_buttons)
+        safety, force, sbits = safety_step(
+            limits, safety, force, dev_pos, dev_vel, wake - last_new_ns, wake, estop
+        )
+        flags |= command_flags(sbits)
+        stale = bool(sbits & SAFETY_STALE)
+        if stale and not was_stale:
+            events |= EVENT_STALE_INPUT
+        was_stale = stale
+        if sbits & SAFETY_ESTOP and not was_estop:
+            events |= EVENT_ESTOP
+        was_estop = bool(sbits & SAFETY_ESTOP)
         if stop.set:
             flags = FLAG_STOPPING
             force = (0.0, 0.0, 0.0)
@@ -226,7 +254,7 @@ def _run_ticks(
             pack_tel(
                 tick,
                 last_seq,
-                deadline,
+                tick_deadline,
                 wake,
                 done - wake,
                 t_input - wake,
@@ -246,6 +274,10 @@ def _run_ticks(
                 force[2],
                 events | c.events,
                 flags,
+                sbits,
+                energy,
+                alpha,
+                pc.dissipated_j,
             )
         )
         tick += 1
@@ -260,7 +292,14 @@ def _run_ticks(
             req = ctl.poll(0)
             if req is not None:
                 stats["ticks"], stats["missed_ticks"] = tick, missed_total
-                if _answer(req, ctl, scene, stats):
+                if req["cmd"] == "estop":  # latches: zero force until reset_estop
+                    estop_requested = True
+                    ctl.reply({"ok": True, "estop": True})
+                elif req["cmd"] == "reset_estop":  # force re-engages like at start-up
+                    estop_requested = False
+                    safety = reset_estop(safety)
+                    ctl.reply({"ok": True, "estop": False})
+                elif _answer(req, ctl, scene, stats):
                     stop.set = True  # one more tick sends zero force with FLAG_STOPPING
                     stop_requested = True
         deadline = nxt

@@ -185,6 +185,10 @@ TELEMETRY = Layout(
         ("fz", "f8"),  # force commanded (after safety)
         ("events", "u4"),
         ("flags", "u4"),
+        ("safety", "u4"),  # SAFETY_* bits from haptics.safety
+        ("pc_energy_j", "f8"),  # passivity observer: energy into the environment
+        ("pc_alpha", "f8"),  # passivity controller damping this tick (N·s/m)
+        ("pc_dissipated_j", "f8"),  # total energy the controller dissipated
     ),
 )
 
@@ -205,6 +209,8 @@ FLAG_STALE_INPUT: Final = 1 << 1  # no new sample for a while: force fading to z
 FLAG_CLAMPED: Final = 1 << 2  # safety clamped the force
 FLAG_STOPPING: Final = 1 << 3  # session ending: zero force, then disarm
 FLAG_BAD_INPUT: Final = 1 << 4  # non-finite or malformed sample rejected
+FLAG_ESTOP: Final = 1 << 5  # e-stop latched: zero force until reset
+FLAG_ENGAGING: Final = 1 << 6  # force not engaged yet, or ramping in
 
 # Event bits in TELEMETRY.events (tissue events use the same low bits as sim.tissue.base).
 EVENT_PUNCTURE: Final = 1 << 0
@@ -214,6 +220,7 @@ EVENT_CONTACT_START: Final = 1 << 8
 EVENT_CONTACT_END: Final = 1 << 9
 EVENT_OVERRUN: Final = 1 << 10
 EVENT_STALE_INPUT: Final = 1 << 11
+EVENT_ESTOP: Final = 1 << 12
 
 EVENT_NAMES: Final = {
     EVENT_PUNCTURE: "puncture",
@@ -223,4 +230,5 @@ EVENT_NAMES: Final = {
     EVENT_CONTACT_END: "contact_end",
     EVENT_OVERRUN: "overrun",
     EVENT_STALE_INPUT: "stale_input",
+    EVENT_ESTOP: "estop",
 }

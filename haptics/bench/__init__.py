@@ -1,0 +1,1 @@
+"""Offline benchmarks of the haptic rendering (no device, no processes): `haptics bench ...`."""

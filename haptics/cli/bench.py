@@ -1,0 +1,221 @@
+"""`haptics bench ...`: offline benchmarks. `haptics bench stiffness [--json]` lives here.
+
+Other modules add their own subcommand with `add_bench_command(name, help, setup_fn)`, at
+import time or later: commands added before `register` are created when it runs, commands
+added after it go straight into the existing `bench` parser. `setup_fn` receives the new
+subparser, adds its arguments and sets `func` (a `(argparse.Namespace) -> int`) with
+`set_defaults`, like every other command of `haptics`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from haptics.bench.stiffness import BenchParams, run_stiffness_bench
+
+SetupFn = Callable[[argparse.ArgumentParser], None]
+
+# name → (help, setup_fn), in the order added
+_COMMANDS: dict[str, tuple[str, SetupFn]] = {}
+# the `bench` parser's subparsers, once `register` ran
+_bench_sub: argparse._SubParsersAction[argparse.ArgumentParser] | None = None
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `bench` command (and every bench subcommand added so far) to `sub`."""
+    global _bench_sub
+    p = sub.add_parser("bench", help="offline benchmarks (stiffness, ...)")
+    _bench_sub = p.add_subparsers(dest="bench_cmd", required=True, metavar="BENCH")
+    for name, (help_text, setup_fn) in _COMMANDS.items():
+        setup_fn(_bench_sub.add_parser(name, help=help_text))
+
+
+def add_bench_command(name: str, help: str, setup_fn: SetupFn) -> None:
+    """Make `haptics bench NAME` available; `setup_fn(parser)` adds its arguments and func.
+
+    Adding a name twice replaces the earlier setup for parsers built afterwards.
+    """
+    _COMMANDS[name] = (help, setup_fn)
+    if _bench_sub is not None and name not in _bench_sub.choices:
+        setup_fn(_bench_sub.add_parser(name, help=help))
+
+
+# -- haptics bench stiffness --------------------------------------------------------------------
+def _setup_stiffness(p: argparse.ArgumentParser) -> None:
+    d = BenchParams()
+    p.description = (
+        "Highest stable virtual-wall stiffness on the simulated device's dynamics, sampled at "
+        "the loop rate with a zero-order hold and a computation/communication delay, without "
+        "and with the passivity controller (same stability criterion for both)."
+    )
+    p.add_argument("--json", action="store_true", help="print every figure and run as JSON")
+    p.add_argument("--mass", type=float, default=d.mass_kg, help="kg (default %(default)s)")
+    p.add_argument("--damping", type=float, default=d.damping_ns_per_m, help="hand damping, N·s/m")
+    p.add_argument(
+        "--hand-stiffness",
+        type=float,
+        default=d.hand_stiffness_n_per_m,
+        help="hand stiffness, N/m (default %(default)s)",
+    )
+    p.add_argument(
+        "--delay", type=int, default=d.delay_samples, help="delay in samples (default 1)"
+    )
+    p.add_argument("--rate", type=float, default=d.rate_hz, help="loop rate, Hz")
+    p.add_argument("--wall-damping", type=float, default=d.wall_damping_ns_per_m, help="N·s/m")
+    p.add_argument(
+        "--max-damping",
+        type=float,
+        default=d.max_damping_ns_per_m,
+        help="bound on the passivity controller's damping, N·s/m (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-force", type=float, default=None, help="device force saturation, N (default none)"
+    )
+    p.add_argument("--duration", type=float, default=d.duration_s, help="one press, s")
+    p.add_argument("--k-max", type=float, default=d.k_max, help="scan end, N/m")
+    p.set_defaults(func=cmd_stiffness)
+
+
+def cmd_stiffness(args: argparse.Namespace) -> int:
+    """Run the stiffness bench; ConfigError (bad parameters) reaches the CLI's handler."""
+    params = BenchParams(
+        mass_kg=args.mass,
+        damping_ns_per_m=args.damping,
+        hand_stiffness_n_per_m=args.hand_stiffness,
+        delay_samples=args.delay,
+        rate_hz=args.rate,
+        wall_damping_ns_per_m=args.wall_damping,
+        max_damping_ns_per_m=args.max_damping,
+        max_force_n=args.max_force,
+        duration_s=args.duration,
+        k_max=args.k_max,
+    )
+    result = run_stiffness_bench(params)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    _print_summary(Console(), result)
+    return 0
+
+
+def _fmt(value: Any, unit: str = "", scale: float = 1.0, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value * scale:,.{digits}f}{unit}"
+
+
+def _print_summary(console: Console, r: dict[str, Any]) -> None:
+    dev = r["device"]
+    console.print(
+        f"device: m = {dev['mass_kg']} kg, b = {dev['damping_ns_per_m']} N·s/m, "
+        f"k_h = {dev['hand_stiffness_n_per_m']} N/m; {r['rate_hz']:g} Hz, "
+        f"delay {r['delay_samples']} sample(s), {r['hold']}"
+    )
+    table = Table(title="highest stable wall stiffness")
+    for col in ("", "K (N/m)", "mean penetration", "mean force", "bounces", "PC active"):
+        table.add_column(col)
+    for label in ("without_pc", "with_pc"):
+        res = r[label]
+        at = res["at_k_max"] or {}
+        table.add_row(
+            label.replace("_", " "),
+            _fmt(res["k_max_stable_n_per_m"]),
+            _fmt(at.get("mean_penetration_m"), " mm", 1e3, 3),
+            _fmt(at.get("mean_force_n"), " N", 1.0, 2),
+            str(at.get("bounces", "—")),
+            _fmt(at.get("pc_active_fraction"), " %", 100.0, 0),
+        )
+    console.print(table)
+    ref = r["reference"]
+    console.print(
+        f"ratio with/without PC: {_fmt(r['ratio'], '×', 1.0, 2)}; "
+        f"Colgate bound (undelayed): {_fmt(ref['colgate_bound_undelayed_n_per_m'])} N/m; "
+        f"linear bound without PC: {_fmt(ref['linear_contact_bound_without_pc_n_per_m'])} N/m; "
+        f"fixed {ref['fixed_wall_damper']['wall_damping_ns_per_m']:g} N·s/m wall damper: "
+        f"{_fmt(ref['fixed_wall_damper']['k_max_stable_without_pc_n_per_m'])} N/m"
+    )
+    console.print(f"criterion: {r['criterion']['rule']}; runtime {r['runtime_s']:.2f} s")
+
+
+add_bench_command(
+    "stiffness",
+    "highest stable wall stiffness without and with the passivity controller",
+    _setup_stiffness,
+)
+
+
+# -- haptics bench loop / read -------------------------------------------------------------------
+def _print_json_or_table(
+    result: dict[str, Any], as_json: bool, rows: list[tuple[str, str]]
+) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(show_header=False)
+    table.add_column(style="bold cyan")
+    table.add_column(justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    Console().print(table)
+
+
+def _setup_loop(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "The real pipeline (simulated device process → loop with the palpation scene → "
+        "commands back, recorder attached) and, in the same run, a naive time.sleep(0.001) "
+        "loop as the baseline; every figure is read back from the recorded streams."
+    )
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per run")
+    p.add_argument("--tick-on", choices=("grid", "arrival"), default="grid")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_loop)
+
+
+def _cmd_loop(args: argparse.Namespace) -> int:
+    from haptics.bench.loop import run_loop_bench
+
+    r = run_loop_bench(args.duration, tick_on=args.tick_on)
+    b = r["baseline"]
+
+    def line(x: dict[str, Any]) -> str:
+        pe, lat = x["period_error_us"], x["latency_us"]
+        return (
+            f"{x['rate_hz']:.3f} Hz · period err p50/p99/p99.9/max {pe['p50']}/{pe['p99']}/"
+            f"{pe['p999']}/{pe['max']} µs · late {x['late_ticks']} · latency p50/p99 "
+            f"{lat['p50']}/{lat['p99']} µs · compute p50/p99 {x['tick_compute_us']['p50']}/"
+            f"{x['tick_compute_us']['p99']} µs"
+        )
+
+    _print_json_or_table(r, args.json, [("loop", line(r)), ("naive baseline", line(b))])
+    return 0
+
+
+def _setup_read(p: argparse.ArgumentParser) -> None:
+    p.description = "Time to load an hour of 1 kHz state, command and telemetry into arrays."
+    p.add_argument("--hours", type=float, default=1.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_read)
+
+
+def _cmd_read(args: argparse.Namespace) -> int:
+    from haptics.bench.read import run_read_bench
+
+    r = run_read_bench(args.hours)
+    rows = [
+        ("rows", f"{r['rows']:,}"),
+        ("load (warm, median of 3)", f"{r['load_s']} s"),
+        ("load (cold cache)", f"{r['load_cold_s']} s"),
+        ("baseline: CSV with numpy", f"{r['baseline']['load_s']} s"),
+    ]
+    _print_json_or_table(r, args.json, rows)
+    return 0
+
+
+add_bench_command("loop", "1 kHz loop timing and latency vs a naive sleep loop", _setup_loop)
+add_bench_command("read", "load an hour of recorded 1 kHz streams into arrays", _setup_read)
