@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from haptics.cli import bench, replay, run, scenes, sessions
+from haptics.cli import bench, devices, emulator, replay, run, scenes, sessions
 from haptics.errors import HapticsError
 
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="haptics", description="Haptic teleoperation and tactile data capture."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, sessions, scenes, replay, bench):
+    for module in (run, sessions, scenes, replay, devices, emulator, bench):
         module.register(sub)
     return parser
 

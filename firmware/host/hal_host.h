@@ -1,0 +1,33 @@
+/*
+ * Host HAL for unit tests: time, encoder and received bytes are set by the test; motor
+ * output and transmitted bytes are captured for it to inspect.
+ */
+#ifndef HAPTICS_HAL_HOST_H
+#define HAPTICS_HAL_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAL_HOST_TX_CAP 65536u
+
+typedef struct {
+    uint64_t time_us;
+    int32_t encoder;
+    float duty;
+    float current_a;
+    uint8_t tx[HAL_HOST_TX_CAP];
+    size_t tx_len;
+    size_t tx_space_limit; /* tx_space() reports at most this (default: all room left) */
+    unsigned watchdog_kicks;
+    unsigned tx_discards;
+} hal_host_t;
+
+extern hal_host_t hal_host;
+
+/* Everything back to zero, room for HAL_HOST_TX_CAP bytes. */
+void hal_host_reset(void);
+
+/* Drop captured tx bytes. */
+void hal_host_tx_clear(void);
+
+#endif

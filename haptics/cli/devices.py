@@ -1,0 +1,108 @@
+"""`haptics devices list|test`: find serial devices and emulators; measure a device link.
+
+The work is done in drivers.serial.check, imported only when a command runs: the core never
+imports drivers at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("devices", help="list serial devices and emulators; test a device link")
+    ds = p.add_subparsers(dest="devices_cmd", required=True)
+    ls = ds.add_parser("list", help="serial ports and running firmware emulators")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=cmd_list)
+    t = ds.add_parser("test", help="measure a device link: rate, round trip, losses, watchdog")
+    t.add_argument("port", help="port path or pyserial URL (a 'serial:' prefix is accepted)")
+    t.add_argument("--duration", type=float, default=10.0, help="seconds of streaming (10)")
+    t.add_argument("--rate", type=float, default=1000.0, help="command rate in Hz (1000)")
+    t.add_argument("--no-watchdog-check", dest="watchdog_check", action="store_false",
+                   help="skip the firmware watchdog test")
+    t.add_argument("--no-realtime", dest="realtime", action="store_false",
+                   help="do not ask for real-time scheduling of the test loop")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    t.set_defaults(func=cmd_test)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from drivers.serial.check import list_ports
+
+    ports = list_ports()
+    if args.json:
+        print(json.dumps(ports, indent=2))
+        return 0
+    console = Console()
+    if not ports:
+        console.print("no serial ports and no running emulators "
+                      "(start one with `haptics emulator start paddle`)")
+        return 0
+    t = Table(title="devices")
+    for col in ("port", "kind", "description"):
+        t.add_column(col)
+    for p in ports:
+        t.add_row(str(p["port"]), str(p["kind"]), str(p.get("description") or ""))
+    console.print(t)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from drivers.serial.check import evaluate, run_device_test
+
+    port = args.port.removeprefix("serial:")
+    if args.json:
+        result = run_device_test(port, args.duration, args.rate, args.watchdog_check,
+                                 realtime=args.realtime)
+    else:
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"testing {port}", total=1.0)
+            result = run_device_test(port, args.duration, args.rate, args.watchdog_check,
+                                     realtime=args.realtime,
+                                     progress=lambda f: progress.update(task, completed=f))
+    verdict = evaluate(result)
+    result["verdict"] = verdict
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_result(result)
+    return 0 if verdict["ok"] else 1
+
+
+def _print_result(r: dict[str, Any]) -> None:
+    console = Console()
+    dev = r["device"]
+    console.print(f"[bold]{dev['model']}[/] on {r['port']}: firmware {dev['firmware_version']}, "
+                  f"serial {dev['serial']}, {dev['provenance']}")
+    v = r["verdict"]
+
+    def mark(key: str) -> str:
+        return "[green]ok[/]" if v.get(key) else "[red]FAIL[/]"
+
+    rtt = r["rtt_us"]
+    sched = "real-time" if r.get("realtime") else "normal"
+    t = Table(title=f"{r['duration_s']:g} s at {r['command_rate_hz']:g} Hz ({sched} scheduling)")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_column("")
+    t.add_row("STATE rate", f"{r['rate_hz']} Hz", "")
+    t.add_row("round trip p50", f"{rtt['p50']} µs", mark("rtt_p50"))
+    t.add_row("round trip p99", f"{rtt['p99']} µs", mark("rtt_p99"))
+    t.add_row("round trip max", f"{rtt['max']} µs", "")
+    t.add_row("frames lost", str(r["frames_lost"]), mark("frames_lost"))
+    t.add_row("CRC errors", str(r["crc_errors"]), mark("crc_errors"))
+    t.add_row("framing errors", str(r["framing_errors"]), "")
+    if "watchdog" in r:
+        w = r["watchdog"]
+        t.add_row("watchdog", f"tripped after {w['tripped_after_ms']} ms "
+                  f"(period {w['period_ms']:g} ms), force zeroed: {w['force_zeroed']}, "
+                  f"latched: {w['fault_latched']}", mark("watchdog"))
+    console.print(t)
+    console.print("[green]all checks passed[/]" if v["ok"] else "[red]some checks failed[/]")

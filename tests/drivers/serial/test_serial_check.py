@@ -1,0 +1,106 @@
+"""The link test tool and the two CLI commands, end to end over the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drivers.serial.check import evaluate, list_ports, run_device_test
+from drivers.serial.device import SerialDevice
+from drivers.serial.emulator import EmulatorProcess
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from haptics.cli import devices, emulator
+
+    parser = argparse.ArgumentParser(prog="haptics")
+    sub = parser.add_subparsers(dest="command", required=True)
+    devices.register(sub)
+    emulator.register(sub)
+    return parser
+
+
+def test_run_device_test_over_the_emulator(emulator: EmulatorProcess) -> None:
+    r = run_device_test(emulator.port, duration_s=1.0, rate_hz=1000)
+    assert r["device"]["provenance"] == "emulated"
+    assert r["frames_lost"] == 0
+    assert r["crc_errors"] == 0 and r["framing_errors"] == 0
+    assert 900 <= r["rate_hz"] <= 1005
+    assert r["rtt_us"]["count"] > 500
+    assert r["rtt_us"]["p50"] < 1000
+    w = r["watchdog"]
+    assert w["ok"] and w["force_zeroed"] and w["fault_latched"] and w["rearm_after_clear"]
+    assert w["period_ms"] == 100 and w["tripped_after_ms"] <= 101.0
+    verdict = evaluate(r)
+    assert verdict["frames_lost"] and verdict["crc_errors"] and verdict["watchdog"]
+    json.dumps(r)  # all of it is JSON
+
+
+def test_list_ports_shows_running_emulators(emulator: EmulatorProcess) -> None:
+    ports = [p for p in list_ports() if p["kind"] == "emulator"]
+    assert [p["port"] for p in ports] == [emulator.port]
+    assert str(emulator.pid) in ports[0]["description"]
+
+
+def test_cli_devices_test_json(emulator: EmulatorProcess,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parser().parse_args(["devices", "test", f"serial:{emulator.port}", "--duration",
+                                 "0.5", "--json", "--no-watchdog-check"])
+    code = args.func(args)
+    out = json.loads(capsys.readouterr().out)
+    assert out["frames_lost"] == 0 and out["crc_errors"] == 0
+    assert "watchdog" not in out
+    assert code == (0 if out["verdict"]["ok"] else 1)
+
+
+def test_cli_devices_list(emulator: EmulatorProcess, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parser().parse_args(["devices", "list", "--json"])
+    assert args.func(args) == 0
+    assert emulator.port in [p["port"] for p in json.loads(capsys.readouterr().out)]
+    args = _parser().parse_args(["devices", "list"])
+    assert args.func(args) == 0
+    assert "emulator" in capsys.readouterr().out
+
+
+def test_cli_emulator_start_prints_the_port_and_stops_on_sigterm(emulator_binary: Path) -> None:
+    code = ("import argparse, sys\n"
+            "from haptics.cli import emulator\n"
+            "p = argparse.ArgumentParser(); s = p.add_subparsers(required=True)\n"
+            "emulator.register(s)\n"
+            "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, "emulator", "start", "paddle",
+                             "--watchdog-ms", "50"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT, env=os.environ.copy())
+    try:
+        assert proc.stdout is not None
+        port = proc.stdout.readline().decode().strip()
+        dev = SerialDevice(port)
+        info = dev.open()
+        assert info.extra["watchdog_ms"] == 50
+        dev.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert not os.path.exists(port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_modules_do_not_import_drivers() -> None:
+    check = ("import sys, haptics.cli.devices, haptics.cli.emulator\n"
+             "bad = [m for m in sys.modules if m == 'drivers' or m.startswith('drivers.')]\n"
+             "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=ROOT)
+

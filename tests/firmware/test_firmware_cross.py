@@ -1,0 +1,20 @@
+"""The paddle board image cross-compiles (collected only where arm-none-eabi-gcc exists)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+
+if shutil.which("arm-none-eabi-gcc") and shutil.which("make"):
+
+    def test_cross_build_for_the_paddle_board() -> None:
+        proc = subprocess.run(["make", "-C", str(FIRMWARE), "cross"], capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        image = FIRMWARE / "build" / "paddle_stm32" / "paddle.bin"
+        assert 1000 < image.stat().st_size < 64 * 1024
+        # the vector table starts with the initial stack pointer at the top of RAM
+        assert image.read_bytes()[:4] == (0x20020000).to_bytes(4, "little")
