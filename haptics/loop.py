@@ -215,7 +215,7 @@ def _run_ticks(
         t_input = time.monotonic_ns()
         c = scene.step(tool, tool_vel, dt)
         t_scene = time.monotonic_ns()
-        force = scene_to_device_force(mapping, c.force)
+        rendered = force = scene_to_device_force(mapping, c.force)
         if pc_on:
             pc, force, alpha, energy, _ = passivity_step(pc, force, dev_vel, dt, applied, pc_max_b)
         estop = estop_requested or bool(buttons & limits.estop_buttons)
@@ -269,6 +269,9 @@ def _run_ticks(
                 c.inclusion,
                 c.depth_m,
                 c.tissue_force_n,
+                rendered[0],
+                rendered[1],
+                rendered[2],
                 force[0],
                 force[1],
                 force[2],

@@ -52,6 +52,9 @@ class Manifest(BaseModel):
     loop: dict[str, Any] = Field(default_factory=dict)
     clock: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamInfo] = Field(default_factory=dict)
+    video: dict[str, Any] | None = Field(
+        None, description="camera video entry (haptics.video.VideoInfo), None without camera"
+    )
     notes: list[str] = Field(default_factory=list)
 
 

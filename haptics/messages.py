@@ -179,7 +179,10 @@ TELEMETRY = Layout(
         ("layer", "i1"),
         ("inclusion", "u1"),
         ("depth_m", "f8"),
-        ("tissue_force_n", "f8"),  # force the tissue model rendered (before safety)
+        ("tissue_force_n", "f8"),  # magnitude the tissue model rendered (before safety)
+        ("rx", "f8"),  # force the scene rendered, device frame (before passivity and safety)
+        ("ry", "f8"),
+        ("rz", "f8"),
         ("fx", "f8"),
         ("fy", "f8"),
         ("fz", "f8"),  # force commanded (after safety)

@@ -1,10 +1,16 @@
 """Starting and stopping a session's processes in the safe order.
 
-Start: recorder (if recording) → device → loop; each answers a ping before the next starts,
-and publishers wait for their subscribers, so the recorder sees the first sample. Then the
-device is armed. Stop: disarm the device (force zero at the device first), stop the loop
-(its last command is zero force), stop the device, then the recorder, which drains every
+Start: recorder (if recording) → device → loop → camera (optional); each answers a ping
+before the next starts, and publishers wait for their subscribers, so the recorder sees the
+first sample (the recorder subscribes to the camera's frames from the start; the camera's
+publisher waits for it; the loop never waits for the camera). Then the device is armed.
+Stop: disarm the device (force zero at the device first), stop the loop (its last command
+is zero force), stop the device, stop the camera, then the recorder, which drains every
 queue before it closes. Anything that does not exit in time is terminated, then killed.
+
+While running, `check()` also asks the recorder how it is doing (once a second): a recording
+stopped by a full disk becomes a warning that says what is on disk, and the force path runs
+on until the session ends.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import zmq
 from pydantic import BaseModel, Field
 
 from haptics import control
+from haptics.camera import CameraConfig, CameraPose, run_camera_process
 from haptics.device_process import DeviceProcessConfig, run_device_process
 from haptics.errors import HapticsError
 from haptics.loop import LoopConfig, run_loop_process
 from haptics.manifest import Manifest
 from haptics.process import cpu_plan, keep_off_loop_cpu
-from haptics.recorder import RecorderConfig, run_recorder_process
+from haptics.recorder import RecorderConfig, VideoSettings, run_recorder_process
 from haptics.registry import load_driver, load_scene, split_device_spec
 from haptics.safety import SafetyPolicy
 from haptics.teleop import Mapping
@@ -52,6 +59,42 @@ class SessionConfig(BaseModel):
     realtime: bool = True  # best-effort: loop pinned to its own CPU with SCHED_FIFO
     loop_scheduler: Literal["deadline", "naive"] = "deadline"
     phase_lock: bool = True
+    tick_on: Literal["grid", "arrival"] = "grid"
+    camera: bool = False  # render the scene in its own process and record it as video
+    camera_width: int = Field(320, gt=0, le=4096)
+    camera_height: int = Field(240, gt=0, le=4096)
+    camera_fps: float = Field(30.0, gt=0, le=120)
+    camera_pose: CameraPose = Field(default_factory=CameraPose)
+
+
+def camera_endpoints(endpoints: dict[str, str]) -> dict[str, str]:
+    """The "frames" topic and the camera's control socket, beside a session's endpoints
+    (ipc: in the same folder; tcp: on the next two ports after the highest one)."""
+    state = endpoints["state"]
+    if state.startswith("ipc://"):
+        folder = state[len("ipc://") :].rsplit("/", 1)[0]
+        return {name: f"ipc://{folder}/{name}" for name in ("frames", "ctl-camera")}
+    host = state[len("tcp://") :].rsplit(":", 1)[0]
+    top = max(int(e.rsplit(":", 1)[1]) for e in endpoints.values())
+    return {"frames": f"tcp://{host}:{top + 1}", "ctl-camera": f"tcp://{host}:{top + 2}"}
+
+
+def recording_stopped_message(report: dict[str, Any]) -> str | None:
+    """What to tell the user when the recorder's report says it stopped writing, else None."""
+    error = report.get("error")
+    if not error:
+        return None
+    where = report.get("error_path") or "the session folder"
+    readable = float(report.get("readable_s") or 0.0)
+    if report.get("disk_full"):
+        return (
+            f"recording stopped: disk full at {where}; the session up to {readable:.1f} s is "
+            "readable; free space and run again"
+        )
+    return (
+        f"recording stopped: cannot write {where} ({error}); the session up to "
+        f"{readable:.1f} s is readable; fix the folder (--record DIR) and run again"
+    )
 
 
 def new_session_dir(root: Path, scene: str) -> Path:
@@ -77,11 +120,19 @@ class SessionRun:
             else tcp_endpoints(cfg.tcp_host, cfg.tcp_base_port)
         )
         self.session_dir = new_session_dir(cfg.record_dir, cfg.scene) if cfg.record_dir else None
+        self.filming = cfg.camera and self.session_dir is not None
+        if self.filming:
+            self.endpoints = {**self.endpoints, **camera_endpoints(self.endpoints)}
         self.procs: dict[str, BaseProcess] = {}
         self.monitor: zmq.Socket[bytes] | None = None
         self.warnings: list[str] = []
         self.started_ns = 0
         self.result: dict[str, Any] = {}
+        self.recorder_error: str | None = None
+        self._warned: set[str] = set()  # processes whose death was already reported
+        self._next_recorder_check = 0.0
+        if cfg.camera and not self.filming:
+            self.warnings.append("--camera records into the session: without recording it is off")
 
     # -- start -------------------------------------------------------------------------
     def __enter__(self) -> SessionRun:
@@ -127,7 +178,16 @@ class SessionRun:
                 session_dir=self.session_dir,
                 manifest=manifest,
                 cpus=other_cpus,
-                realtime_priority=70 if cfg.realtime else None,
+                video=(
+                    VideoSettings(
+                        width=cfg.camera_width,
+                        height=cfg.camera_height,
+                        fps=cfg.camera_fps,
+                        camera=cfg.camera_pose.model_dump(),
+                    )
+                    if self.filming
+                    else None
+                ),
             )
             self._spawn(spawn, "recorder", run_recorder_process, rc)
         script = load_scene(cfg.scene)(cfg.scene_params).operator_script()
@@ -157,12 +217,29 @@ class SessionRun:
             io_cpus=other_cpus,
             scheduler=cfg.loop_scheduler,
             phase_lock=cfg.phase_lock,
+            tick_on=cfg.tick_on,
             realtime_priority=80 if cfg.realtime else None,
         )
         self._spawn(spawn, "loop", run_loop_process, lc)
+        if self.filming:
+            cc = CameraConfig(
+                endpoints=self.endpoints,
+                scene=cfg.scene,
+                scene_params=cfg.scene_params,
+                width=cfg.camera_width,
+                height=cfg.camera_height,
+                fps=cfg.camera_fps,
+                pose=cfg.camera_pose,
+                cpus=other_cpus,
+            )
+            self._spawn(spawn, "camera", run_camera_process, cc)
         keep_off_loop_cpu(other_cpus)  # this process (the CLI) too, once its children exist
         self._wait_until(lambda: bool(self._ask("loop", "ping").get("ready")), "loop", 30.0)
         self._wait_until(lambda: bool(self._ask("device", "ping").get("streaming")), "device", 30.0)
+        if self.filming:
+            self._wait_until(
+                lambda: bool(self._ask("camera", "ping").get("streaming")), "camera", 30.0
+            )
         device = self._ask("device", "info")
         scene = self._ask("loop", "info")
         if recording:
@@ -216,22 +293,39 @@ class SessionRun:
 
     def check(self) -> str | None:
         """Why the session must stop now (device or loop died), or None. Warns once if the
-        recorder died: force keeps flowing, and what was flushed stays readable."""
+        recorder died or stopped writing (disk full), or the camera died: force keeps
+        flowing, and what was flushed stays readable."""
         for name in ("device", "loop"):
             proc = self.procs.get(name)
             if proc is not None and not proc.is_alive():
                 return f"the {name} process died (exit code {proc.exitcode})"
+        cam = self.procs.get("camera")
+        if cam is not None and not cam.is_alive() and "camera" not in self._warned:
+            self._warned.add("camera")
+            self.warnings.append(
+                f"the camera died (exit code {cam.exitcode}); the video holds the frames up to "
+                "then and the force path is unaffected"
+            )
+        if self.recorder_error is None and time.monotonic() >= self._next_recorder_check:
+            self._next_recorder_check = time.monotonic() + 1.0
+            rec_proc = self.procs.get("recorder")
+            if rec_proc is not None and rec_proc.is_alive():
+                self._note_recorder(self._ask("recorder", "stats", timeout_s=0.5))
         rec = self.procs.get("recorder")
-        if (
-            rec is not None
-            and not rec.is_alive()
-            and not any("recorder" in w for w in self.warnings)
-        ):
+        if rec is not None and not rec.is_alive() and "recorder" not in self._warned:
+            self._warned.add("recorder")
             self.warnings.append(
                 f"the recorder died (exit code {rec.exitcode}); the session on disk "
                 "holds what was flushed before; `haptics sessions show` reads it"
             )
         return None
+
+    def _note_recorder(self, report: dict[str, Any]) -> None:
+        """Turn a recorder report that says it stopped writing into a warning (once)."""
+        message = recording_stopped_message(report) if report.get("ok") else None
+        if message and self.recorder_error is None:
+            self.recorder_error = message
+            self.warnings.append(message)
 
     # -- stop --------------------------------------------------------------------------
     def stop(self, reason: str) -> dict[str, Any]:
@@ -246,12 +340,18 @@ class SessionRun:
             published["state"] = int(device_stats.get("published", 0))
         if loop_stats.get("ok"):
             published["command"] = published["telemetry"] = int(loop_stats.get("ticks", 0))
+        camera_stats: dict[str, Any] = {}
+        if "camera" in self.procs:
+            camera_stats = self._ask("camera", "stop", timeout_s=3.0)
+            if camera_stats.get("ok"):
+                published["frames"] = int(camera_stats.get("published", 0))
         recorder = {}
         if "recorder" in self.procs:
             recorder = self._ask(
                 "recorder", "stop", timeout_s=30.0, published=published, reason=reason
             )
-        for name in ("loop", "device", "recorder"):
+            self._note_recorder(recorder)
+        for name in ("loop", "device", "camera", "recorder"):
             proc = self.procs.get(name)
             if proc is None:
                 continue
@@ -274,6 +374,8 @@ class SessionRun:
             "recorder": recorder,
             "loop": loop_stats,
             "device": device_stats,
+            "camera": camera_stats,
+            "recorder_error": self.recorder_error,
             "warnings": self.warnings,
         }
         return self.result

@@ -4,38 +4,84 @@ One Arrow IPC stream file per topic (`<topic>.arrows`), written in small record 
 (every `batch_s`) and flushed each time, so `kill -9` loses at most the last unflushed batch
 and never the file: pyarrow (or any Arrow reader) opens what is there without our code.
 Loss is counted from sequence numbers as messages arrive, and stored in the manifest.
+
+With a camera, frames arrive on the "frames" topic (deep queue) and are encoded to
+`video.mp4` (H.264, fragmented MP4, see haptics.video) a few at a time between drains, under
+a time budget, so the 1 kHz topics are never left waiting; `frames.arrows` gets one row per
+encoded frame (seq, capture time, source tick, pts). The manifest gets a `video` entry
+(`VideoInfo`: frames, fps, codec, hash at close) beside the standard fields.
+
+A write that fails (disk full: ENOSPC, EFBIG, EDQUOT; or any other OSError) stops the
+recording cleanly and only the recording: every stream file is cut back to its last
+complete batch and closed, the video keeps its complete fragments, the manifest records
+`stop_reason` "disk full: …" (a small space reserve taken at start is released for it; if
+even that write fails the previous manifest stays valid), and the "stats" and "stop"
+replies say what happened. The recorder keeps draining (and discarding) until it is
+stopped, so no publisher ever waits for it and the force path runs on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import errno
 import hashlib
+import os
+import resource
+import signal
 import struct
 import time
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import zmq
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from haptics.camera import frame_hwm, split_frame
 from haptics.control import ControlServer
-from haptics.errors import RecorderError
-from haptics.manifest import Manifest, StreamInfo, write_manifest
+from haptics.errors import MessageError, RecorderError
+from haptics.manifest import MANIFEST_NAME, Manifest, StreamInfo, write_manifest
 from haptics.messages import LAYOUTS, Layout
 from haptics.process import child_setup, keep_off_loop_cpu
 from haptics.transport import TOPICS, SeqTracker, subscriber
+from haptics.video import FRAME_INDEX, FRAMES_FILE, VIDEO_FILE, VideoWriter, pts_for
 
 _SEQ = struct.Struct("<Q")
+_EOS: Final = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
+_DISK_FULL_ERRNOS: Final = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+RESERVE_NAME: Final = ".space-reserve"
+
+
+class VideoSettings(BaseModel):
+    """How the recorder encodes the frames topic."""
+
+    width: int = Field(320, gt=0)
+    height: int = Field(240, gt=0)
+    fps: float = Field(30.0, gt=0)
+    keyframe_s: float = Field(
+        1.0, gt=0, description="a keyframe (and a fragment) at least this often"
+    )
+    preset: str = "ultrafast"
+    encode_budget_ms: float = Field(8.0, gt=0, description="encoding time per poll iteration")
+    camera: dict[str, Any] = Field(
+        default_factory=dict, description="the camera's pose and lens, kept in the manifest"
+    )
 
 
 class RecorderConfig(BaseModel):
     endpoints: dict[str, str]
     session_dir: Path
     manifest: Manifest
-    batch_s: float = 0.1
+    batch_s: float = 0.25  # kill -9 loses at most this much; an hour loads in ~1 s
     drain_quiet_s: float = 0.3
     cpus: set[int] | None = None  # CPUs to stay on (off the loop's CPU)
+    video: VideoSettings | None = None  # record the "frames" topic (camera on)
+    reserve_bytes: int = Field(
+        64 * 1024, ge=0, description="space held back so the final manifest fits on a full disk"
+    )
 
 
 def arrow_schema(layout: Layout) -> pa.Schema:
@@ -50,18 +96,47 @@ def to_record_batch(layout: Layout, payloads: list[bytes]) -> tuple[pa.RecordBat
     return pa.RecordBatch.from_arrays(cols, schema=arrow_schema(layout)), len(payloads) - len(arr)
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a write error (or what it was raised from) means the disk or a size limit is
+    full (ENOSPC, EFBIG, EDQUOT)."""
+    e: BaseException | None = exc
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in _DISK_FULL_ERRNOS:
+            return True
+        e = e.__cause__
+    return False
+
+
 class StreamWriter:
-    """One topic's Arrow IPC stream file, append-only, flushed per batch."""
+    """One topic's Arrow IPC stream file, append-only, flushed per batch.
+
+    The schema goes to disk at once (with an empty first batch), and the file size after
+    each good batch is kept, so `abort` can cut a half-written batch off and leave a file
+    that ends cleanly. Raises RecorderError (OSError chained) when the file cannot be created.
+    """
 
     def __init__(self, path: Path, layout: Layout) -> None:
         self.path, self.layout = path, layout
-        self.sink = pa.OSFile(str(path), "wb")
-        self.writer = pa.ipc.new_stream(self.sink, arrow_schema(layout))
         self.pending: list[bytes] = []
         self.tracker = SeqTracker()
         self.bad = 0
+        self.failed = False
+        self.closed = False
+        self.rows = 0  # rows on disk
+        self.time_col = next((c for c in ("host_time_ns", "wake_ns") if c in layout.names), None)
+        self.first_time_ns: int | None = None
+        self.last_time_ns: int | None = None
+        try:
+            self.sink = pa.OSFile(str(path), "wb")
+            self.writer = pa.ipc.new_stream(self.sink, arrow_schema(layout))
+            self.writer.write_batch(to_record_batch(layout, [])[0])
+            self.good_bytes = int(self.sink.tell())
+        except OSError as exc:
+            raise RecorderError(f"cannot create {path}: {exc}") from exc
 
     def add(self, payload: bytes) -> None:
+        if self.failed or self.closed:
+            return
         self.pending.append(payload)
         if len(payload) >= 10:
             self.tracker.update(_SEQ.unpack_from(payload, 2)[0])
@@ -69,9 +144,10 @@ class StreamWriter:
     def flush(self) -> None:
         """Write what is pending as one record batch and push it to the OS.
 
-        Raises RecorderError when the disk refuses (e.g. full); nothing already written is lost.
+        Raises RecorderError (OSError chained) when the disk refuses (e.g. full); nothing
+        already written is lost.
         """
-        if not self.pending:
+        if not self.pending or self.failed or self.closed:
             return
         batch, rejected = to_record_batch(self.layout, self.pending)
         self.bad += rejected
@@ -80,14 +156,43 @@ class StreamWriter:
             self.writer.write_batch(batch)
             self.sink.flush()
         except OSError as exc:
-            raise RecorderError(f"cannot write {self.path.name}: {exc}") from exc
+            self.failed = True
+            raise RecorderError(f"cannot write {self.path}: {exc}") from exc
+        self.good_bytes = int(self.sink.tell())
+        self.rows += batch.num_rows
+        if self.time_col and batch.num_rows:
+            col = batch.column(self.time_col)
+            if self.first_time_ns is None:
+                self.first_time_ns = int(col[0].as_py())
+            self.last_time_ns = int(col[-1].as_py())
 
     def close(self) -> None:
+        """Flush, write the end-of-stream marker, close. Raises RecorderError on a write
+        failure (then `abort` leaves the file readable)."""
+        if self.closed or self.failed:
+            return
+        self.flush()
         try:
-            self.flush()
-        finally:
             self.writer.close()
             self.sink.close()
+        except OSError as exc:
+            self.failed = True
+            raise RecorderError(f"cannot close {self.path}: {exc}") from exc
+        self.closed = True
+
+    def abort(self) -> None:
+        """Stop writing and leave a clean file: cut it back to the last complete batch and
+        end it with the end-of-stream marker if there is room. Never raises."""
+        if self.closed:
+            return
+        self.closed, self.failed, self.pending = True, True, []
+        for close in (self.writer.close, self.sink.close):
+            with contextlib.suppress(OSError, pa.ArrowException):
+                close()
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, self.good_bytes)
+            with open(self.path, "ab") as f:  # no room for 8 bytes: still readable without
+                f.write(_EOS)
 
     def info(self) -> StreamInfo:
         t = self.tracker
@@ -112,50 +217,268 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)  # every thread: ZeroMQ I/O, x264
+    return ru.ru_utime + ru.ru_stime
+
+
+class Recording:
+    """The files of one session and what happened to them; the recorder process drives it.
+
+    Raises RecorderError from the constructor when the session cannot be created at all.
+    """
+
+    def __init__(self, cfg: RecorderConfig) -> None:
+        self.cfg = cfg
+        self.dir = cfg.session_dir
+        self.manifest = Manifest.model_validate(cfg.manifest.model_dump())
+        self.error: str | None = None
+        self.error_path: str | None = None
+        self.disk_full = False
+        self.frames_pending: deque[bytes] = deque()
+        self.frames_first_ns: int | None = None
+        self.last_pts: int | None = None
+        self.cpu0, self.wall0 = _cpu_s(), time.monotonic()
+        self.reserve = self.dir / RESERVE_NAME
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if cfg.reserve_bytes:
+                with open(self.reserve, "wb") as f:
+                    f.write(b"\0" * cfg.reserve_bytes)
+            self.writers = {t: StreamWriter(self.dir / f"{t}.arrows", LAYOUTS[t]) for t in TOPICS}
+            self.video: VideoWriter | None = None
+            if cfg.video is not None:
+                v = cfg.video
+                self.writers["frames"] = StreamWriter(self.dir / FRAMES_FILE, FRAME_INDEX)
+                self.video = VideoWriter(
+                    self.dir / VIDEO_FILE, v.width, v.height, v.fps, v.keyframe_s, v.preset
+                )
+                self.video.camera = dict(v.camera)
+                self.manifest.video = self.video.info().model_dump()
+            for topic, w in self.writers.items():
+                self.manifest.streams[topic] = w.info()
+            write_manifest(self.dir, self.manifest)
+        except OSError as exc:
+            raise RecorderError(
+                f"cannot create the session at {self.dir}: {exc}; free space or record "
+                "elsewhere (--record DIR)"
+            ) from exc
+
+    # -- while recording ---------------------------------------------------------------
+    @property
+    def writing(self) -> bool:
+        return self.error is None
+
+    def flush(self) -> None:
+        """Flush every stream file; a failure stops the recording (see `fail`)."""
+        if not self.writing:
+            return
+        for w in self.writers.values():
+            try:
+                w.flush()
+            except RecorderError as exc:
+                self.fail(exc, w.path)
+                return
+
+    def add_frame(self, msg: bytes) -> None:
+        if self.writing and self.video is not None:
+            self.frames_pending.append(msg)
+
+    def encode_frames(self, budget_s: float | None) -> int:
+        """Encode waiting frames until `budget_s` is spent (None: all); returns how many."""
+        if self.video is None:
+            return 0
+        video, index = self.video, self.writers["frames"]
+        give_up = None if budget_s is None else time.perf_counter() + budget_s
+        n = 0
+        while self.frames_pending and self.writing:
+            if give_up is not None and n and time.perf_counter() >= give_up:
+                break
+            msg = self.frames_pending.popleft()
+            try:
+                seq, t_ns, tick, w, h, rgb = split_frame(msg)
+            except MessageError:
+                index.bad += 1
+                continue
+            if (w, h) != (video.width, video.height):
+                index.bad += 1
+                continue
+            if self.frames_first_ns is None:
+                self.frames_first_ns = t_ns
+            pts = pts_for(t_ns, self.frames_first_ns, float(video.fps), self.last_pts)
+            try:
+                video.add(np.frombuffer(rgb, np.uint8), pts)
+            except RecorderError as exc:
+                self.fail(exc, video.path)
+                break
+            self.last_pts = pts
+            index.add(FRAME_INDEX.pack(seq, t_ns, tick, pts))
+            n += 1
+        return n
+
+    def fail(self, exc: BaseException, path: Path) -> None:
+        """Stop recording after a write failure and close every file so it stays readable;
+        the manifest records why (kept as it was if even that cannot be written)."""
+        if self.error is not None:
+            return
+        self.disk_full = is_disk_full(exc)
+        self.error = f"{'disk full' if self.disk_full else 'write failed'}: {exc}"
+        self.error_path = str(path)
+        self.frames_pending.clear()
+        for w in self.writers.values():
+            w.abort()
+        if self.video is not None:
+            self.video.error = self.error
+            self.video.abort()
+        self._release_reserve()
+        self.manifest.notes.append(
+            f"recording stopped at {dt.datetime.now(dt.UTC).isoformat()}: {self.error}; every "
+            f"file holds what was written before (about {self.readable_s():.1f} s)"
+        )
+        self._close_manifest(self.error)
+
+    # -- reports -----------------------------------------------------------------------
+    def readable_s(self) -> float:
+        """Seconds of data on disk (state stream, else telemetry)."""
+        for topic in ("state", "telemetry"):
+            w = self.writers.get(topic)
+            if w is not None and w.first_time_ns is not None and w.last_time_ns is not None:
+                return (w.last_time_ns - w.first_time_ns) / 1e9
+        return 0.0
+
+    def report(self) -> dict[str, Any]:
+        """What the "stats" and "stop" replies carry besides the streams."""
+        wall = time.monotonic() - self.wall0
+        out: dict[str, Any] = {
+            "recording": self.writing,
+            "error": self.error,
+            "disk_full": self.disk_full,
+            "error_path": self.error_path,
+            "readable_s": round(self.readable_s(), 3),
+            "cpu_share": round((_cpu_s() - self.cpu0) / wall, 4) if wall > 0 else 0.0,
+        }
+        if self.video is not None:
+            video = self.manifest.video if self.video.closed else None
+            out["video"] = video or self.video.info().model_dump()
+            out["frames_pending"] = len(self.frames_pending)
+        return out
+
+    def stream_infos(self) -> dict[str, dict[str, Any]]:
+        return {t: w.info().model_dump() for t, w in self.writers.items()}
+
+    # -- end ---------------------------------------------------------------------------
+    def finish(self, final: dict[str, Any]) -> None:
+        """Encode what is left, close every file, hash it, write the final manifest."""
+        self.encode_frames(None)
+        if self.writing:
+            for w in self.writers.values():
+                try:
+                    w.close()
+                except RecorderError as exc:
+                    self.fail(exc, w.path)
+                    break
+        if self.writing and self.video is not None:
+            try:
+                self.video.close()
+            except RecorderError as exc:
+                self.fail(exc, self.video.path)
+        for w in self.writers.values():
+            w.abort()  # no-op for a closed file; releases anything left open
+        self._release_reserve()
+        published: dict[str, int] = final.get("published", {})
+        for topic in self.writers:
+            self.manifest.streams[topic].published = published.get(topic)
+        self._close_manifest(self.error or str(final.get("reason", "stopped")))
+
+    def _close_manifest(self, reason: str) -> None:
+        m = self.manifest
+        for topic, w in self.writers.items():
+            info = w.info()
+            info.published = m.streams[topic].published if topic in m.streams else None
+            with contextlib.suppress(OSError):
+                info.sha256 = sha256(w.path)
+            m.streams[topic] = info
+        if self.video is not None:
+            vinfo = self.video.info()
+            with contextlib.suppress(OSError):
+                vinfo.sha256 = sha256(self.video.path)
+            m.video = vinfo.model_dump()
+        m.status = "complete"
+        m.ended_utc = m.ended_utc or dt.datetime.now(dt.UTC).isoformat()
+        m.stop_reason = reason
+        self.save_manifest()
+
+    def save_manifest(self) -> OSError | None:
+        """Write the manifest atomically; the error (and the previous manifest kept) if the
+        disk refuses."""
+        try:
+            write_manifest(self.dir, self.manifest)
+            return None
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                (self.dir / (MANIFEST_NAME + ".tmp")).unlink()
+            return exc
+
+    def _release_reserve(self) -> None:
+        with contextlib.suppress(OSError):
+            self.reserve.unlink()
+
+
 def run_recorder_process(cfg: RecorderConfig) -> None:
-    """Entry point of the recorder process (multiprocessing target)."""
+    """Entry point of the recorder process (multiprocessing target).
+
+    Raises RecorderError when the session cannot be created (e.g. no space at all).
+    """
     stop = child_setup("haptics-record")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit gives EFBIG, not death
     keep_off_loop_cpu(cfg.cpus)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     ctl = ControlServer(ctx, cfg.endpoints["ctl-recorder"])
-    cfg.session_dir.mkdir(parents=True, exist_ok=True)
-    manifest = cfg.manifest
     socks = {topic: subscriber(ctx, cfg.endpoints[topic], deep=True) for topic in TOPICS}
-    writers = {
-        topic: StreamWriter(cfg.session_dir / f"{topic}.arrows", LAYOUTS[topic]) for topic in TOPICS
-    }
-    for topic, w in writers.items():
-        manifest.streams[topic] = w.info()
-    write_manifest(cfg.session_dir, manifest)
+    frames: zmq.Socket[bytes] | None = None
+    if cfg.video is not None:
+        frames = subscriber(ctx, cfg.endpoints["frames"], deep=True)
+        frames.setsockopt(zmq.RCVHWM, frame_hwm(cfg.video.fps))
+    try:
+        rec = Recording(cfg)
+    except RecorderError:
+        for s in socks.values():
+            s.close(0)
+        if frames is not None:
+            frames.close(0)
+        ctl.close()
+        ctx.term()
+        raise
     poller = zmq.Poller()
     for s in socks.values():
         poller.register(s, zmq.POLLIN)
+    if frames is not None:
+        poller.register(frames, zmq.POLLIN)
     poller.register(ctl.sock, zmq.POLLIN)
-    by_sock = {s: writers[t] for t, s in socks.items()}
+    by_sock = {s: rec.writers[t] for t, s in socks.items()}
+    budget_s = cfg.video.encode_budget_ms / 1e3 if cfg.video is not None else 0.0
+    max_pending = frame_hwm(cfg.video.fps) if cfg.video is not None else 0
     next_flush = time.monotonic() + cfg.batch_s
     final: dict[str, Any] = {}
-    error: str | None = None
     try:
         while not stop.set:
-            ready = dict(poller.poll(20))
+            ready = dict(poller.poll(0 if rec.frames_pending else 20))
             for sock, w in by_sock.items():
                 if sock in ready:
                     _drain_into(sock, w)
+            if frames is not None and frames in ready:
+                _drain_frames(frames, rec, max_pending)
+            rec.encode_frames(budget_s)
             if ctl.sock in ready:
                 req = ctl.poll(0)
                 if req is not None:
                     if req["cmd"] == "stop":
                         final = req
                         break
-                    _answer(req, ctl, manifest, writers, cfg.session_dir)
-            if time.monotonic() >= next_flush and error is None:
+                    _answer(req, ctl, rec)
+            if time.monotonic() >= next_flush:
                 next_flush = time.monotonic() + cfg.batch_s
-                try:
-                    for w in writers.values():
-                        w.flush()
-                except RecorderError as exc:
-                    error = str(exc)
-                    manifest.notes.append(f"recording stopped early: {error}")
+                rec.flush()
         # drain until every topic has been quiet for drain_quiet_s
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < cfg.drain_quiet_s:
@@ -164,12 +487,27 @@ def run_recorder_process(cfg: RecorderConfig) -> None:
             for sock, w in by_sock.items():
                 if sock in ready:
                     got = _drain_into(sock, w) > 0 or got
+            if frames is not None and frames in ready:
+                got = _drain_frames(frames, rec, None) > 0 or got
+            rec.encode_frames(budget_s)
             if got:
                 quiet_since = time.monotonic()
     finally:
-        _finish(cfg, manifest, writers, final, error, ctl)
+        rec.finish(final)
+        if final:
+            ctl.reply(
+                {
+                    "ok": True,
+                    "session": str(cfg.session_dir),
+                    "stop_reason": rec.manifest.stop_reason,
+                    "streams": {t: s.model_dump() for t, s in rec.manifest.streams.items()},
+                    **rec.report(),
+                }
+            )
         for s in socks.values():
             s.close(0)
+        if frames is not None:
+            frames.close(0)
         ctl.close()
         ctx.term()
 
@@ -184,60 +522,36 @@ def _drain_into(sock: zmq.Socket[bytes], w: StreamWriter) -> int:
         n += 1
 
 
-def _answer(
-    req: dict[str, Any],
-    ctl: ControlServer,
-    manifest: Manifest,
-    writers: dict[str, StreamWriter],
-    session_dir: Path,
-) -> None:
+def _drain_frames(sock: zmq.Socket[bytes], rec: Recording, max_pending: int | None) -> int:
+    """Move waiting frames into the encoder's queue; beyond `max_pending` they stay in
+    ZeroMQ's (bounded) queue, where an overflow shows up as frame seq gaps."""
+    n = 0
+    while max_pending is None or len(rec.frames_pending) < max_pending:
+        try:
+            rec.add_frame(sock.recv(zmq.NOBLOCK))
+        except zmq.Again:
+            break
+        n += 1
+    return n
+
+
+def _answer(req: dict[str, Any], ctl: ControlServer, rec: Recording) -> None:
     cmd = req["cmd"]
+    m = rec.manifest
     if cmd == "ping":
         ctl.reply({"ok": True})
     elif cmd == "annotate":
         for key in ("device", "scene", "loop", "clock"):
             if key in req:
-                getattr(manifest, key).update(req[key])
+                getattr(m, key).update(req[key])
         if "provenance" in req:
-            manifest.provenance = str(req["provenance"])
-        write_manifest(session_dir, manifest)
-        ctl.reply({"ok": True})
+            m.provenance = str(req["provenance"])
+        if rec.writing:
+            failed = rec.save_manifest()
+            if failed is not None:
+                rec.fail(failed, rec.dir / MANIFEST_NAME)
+        ctl.reply({"ok": True, "recording": rec.writing})
     elif cmd == "stats":
-        ctl.reply({"ok": True, "streams": {t: w.info().model_dump() for t, w in writers.items()}})
+        ctl.reply({"ok": True, "streams": rec.stream_infos(), **rec.report()})
     else:
         ctl.reply({"ok": False, "error": f"unknown command '{cmd}'"})
-
-
-def _finish(
-    cfg: RecorderConfig,
-    manifest: Manifest,
-    writers: dict[str, StreamWriter],
-    final: dict[str, Any],
-    error: str | None,
-    ctl: ControlServer,
-) -> None:
-    import datetime as dt
-
-    for w in writers.values():
-        try:
-            w.close()
-        except (RecorderError, OSError) as exc:
-            manifest.notes.append(f"closing {w.path.name}: {exc}")
-    published: dict[str, int] = final.get("published", {})
-    for topic, w in writers.items():
-        info = w.info()
-        info.published = published.get(topic)
-        info.sha256 = sha256(w.path)
-        manifest.streams[topic] = info
-    manifest.status = "complete"
-    manifest.ended_utc = dt.datetime.now(dt.UTC).isoformat()
-    manifest.stop_reason = error or str(final.get("reason", "stopped"))
-    write_manifest(cfg.session_dir, manifest)
-    if final:
-        ctl.reply(
-            {
-                "ok": True,
-                "session": str(cfg.session_dir),
-                "streams": {t: s.model_dump() for t, s in manifest.streams.items()},
-            }
-        )

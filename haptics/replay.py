@@ -21,21 +21,24 @@ from haptics.orchestrator import SessionConfig, SessionRun
 from haptics.session import Session, open_session
 
 
-def force_by_state_seq(session: Session) -> tuple[np.ndarray, np.ndarray]:
-    """(state_seq, force xyz) of every command that answered a sample, one per sample."""
-    c = session.arrays("command")
-    keep = c["state_seq"] > 0
-    seq = c["state_seq"][keep]
-    f = np.stack([c["fx"][keep], c["fy"][keep], c["fz"][keep]], axis=1)
+def force_by_state_seq(session: Session, which: str = "rendered") -> tuple[np.ndarray, np.ndarray]:
+    """(state_seq, force xyz) per answered sample: the force the scene `rendered` (before
+    passivity and safety, a pure function of the sample) or the force `commanded` (after
+    them: it also depends on tick timing through the rate limit, ramp-in and energy)."""
+    t = session.arrays("telemetry")
+    cols = ("rx", "ry", "rz") if which == "rendered" else ("fx", "fy", "fz")
+    keep = t["state_seq"] > 0
+    seq = t["state_seq"][keep]
+    f = np.stack([t[c][keep] for c in cols], axis=1)
     # the first command answering each sample (later ones repeat it while input is held)
     seq_u, first = np.unique(seq, return_index=True)
     return seq_u, f[first]
 
 
-def compare_forces(recorded: Session, replayed: Session) -> dict[str, Any]:
-    """Force error between two sessions on the samples both answered (pure on arrays)."""
-    a_seq, a_f = force_by_state_seq(recorded)
-    b_seq, b_f = force_by_state_seq(replayed)
+def compare_forces(recorded: Session, replayed: Session, which: str = "rendered") -> dict[str, Any]:
+    """Force error between two sessions on the samples both answered (see force_by_state_seq)."""
+    a_seq, a_f = force_by_state_seq(recorded, which)
+    b_seq, b_f = force_by_state_seq(replayed, which)
     common, ia, ib = np.intersect1d(a_seq, b_seq, return_indices=True)
     if common.size == 0:
         raise HapticsError("the replay answered none of the recorded samples; nothing to compare")

@@ -60,6 +60,7 @@ def repair_session(path: str | Path) -> dict[str, Any]:
         info.gaps = int(seq[-1] - seq[0] + 1 - np.unique(seq).size) if seq.size else 0
         info.sha256 = sha256(file)
         report["streams"][name] = {"rows": table.num_rows, "dropped_partial_batch": truncated}
+    (session.path / ".space-reserve").unlink(missing_ok=True)  # the recorder's disk-full reserve
     m.status = "repaired"
     m.ended_utc = m.ended_utc or dt.datetime.now(dt.UTC).isoformat()
     m.stop_reason = "cut off; repaired by `haptics sessions repair`"

@@ -1,8 +1,14 @@
-"""`haptics run`: a session with the live view, stopped cleanly at the end or on Ctrl-C."""
+"""`haptics run`: a session with the live view, stopped cleanly at the end or on Ctrl-C.
+
+`--camera` adds the camera process: the scene rendered at 30 Hz and recorded as video. A
+recording that stops early (disk full) is reported as soon as it is seen and again at the
+end; the force path runs on until the session ends, and the exit status is then 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
@@ -35,7 +41,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--operator", default=None, help="operator id stored in the manifest")
     p.add_argument("--seed", type=int, default=None, help="scene seed (e.g. inclusion placement)")
     p.add_argument("--quiet", action="store_true", help="no live view")
+    p.add_argument(
+        "--camera",
+        action="store_true",
+        help="render the scene in its own process and record it as video (video.mp4)",
+    )
+    p.add_argument(
+        "--camera-size",
+        type=_size,
+        default=(320, 240),
+        metavar="WxH",
+        help="camera frame size (default 320x240; TinyRenderer cost grows with pixels)",
+    )
+    p.add_argument("--camera-fps", type=float, default=30.0, help="camera frame rate (default 30)")
     p.set_defaults(func=cmd_run)
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'320x240' → (320, 240). Raises argparse.ArgumentTypeError saying the expected form."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT, e.g. 320x240") from None
+    if w <= 0 or h <= 0 or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"'{text}': width and height must be even and > 0")
+    return w, h
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -49,26 +79,42 @@ def cmd_run(args: argparse.Namespace) -> int:
         record_dir=None if args.no_record else args.record,
         rate_hz=args.rate,
         operator=args.operator,
+        camera=args.camera,
+        camera_width=args.camera_size[0],
+        camera_height=args.camera_size[1],
+        camera_fps=args.camera_fps,
     )
     run = SessionRun(cfg)
     stats = LiveStats(period_ns=round(1e9 / cfg.rate_hz))
     reason = "finished"
-    title = f"haptics · {cfg.scene} · {cfg.device}"
+    title = f"haptics · {cfg.scene} · {cfg.device}" + (" · camera" if cfg.camera else "")
+    shown = 0  # warnings already printed
     try:
-        with console.status("starting device, loop and recorder…"):
+        with console.status(
+            "starting device, loop, recorder" + (", camera…" if cfg.camera else "…")
+        ):
             run.start()
-        with Live(
-            stats.table(0.0, cfg.duration_s, title),
-            console=console,
-            refresh_per_second=4,
-            transient=False,
-        ) as live:
+        live = (
+            None
+            if args.quiet
+            else Live(
+                stats.table(0.0, cfg.duration_s, title),
+                console=console,
+                refresh_per_second=4,
+                transient=False,
+            )
+        )
+        with live if live is not None else contextlib.nullcontext():
             while True:
                 time.sleep(0.25)
                 if run.monitor is not None:
                     stats.drain(run.monitor)
-                live.update(stats.table(run.elapsed_s(), cfg.duration_s, title))
+                if live is not None:
+                    live.update(stats.table(run.elapsed_s(), cfg.duration_s, title))
                 problem = run.check()
+                for w in run.warnings[shown:]:
+                    console.print(f"[yellow]warning:[/] {w}")
+                shown = len(run.warnings)
                 if problem:
                     reason = problem
                     break
@@ -81,10 +127,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         reason = f"error: {exc}"
     finally:
         result = run.stop(reason)
-    for w in result["warnings"]:
+    for w in result["warnings"][shown:]:
         console.print(f"[yellow]warning:[/] {w}")
     console.print(f"stopped: {result['reason']}; force zeroed, all processes ended")
+    if result["recorder_error"]:
+        console.print(f"[red]{result['recorder_error']}[/]")
+    rec = result.get("recorder") or {}
+    if rec.get("ok"):
+        line = f"recorder: {rec.get('cpu_share', 0.0) * 100:.1f} % of a core"
+        video = rec.get("video")
+        if video:
+            published = (result.get("published") or {}).get("frames", "?")
+            line += f" · video {video['frames']} frames recorded of {published} rendered"
+        console.print(line)
     if result["session"]:
         console.print(f"session: [bold]{result['session']}[/]")
         console.print(f"  inspect with: haptics sessions show {result['session']}")
+    if result["recorder_error"]:
+        return 1
     return 0 if reason in ("finished", "stopped by Ctrl-C") else 1

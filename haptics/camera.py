@@ -1,0 +1,311 @@
+"""The camera process: mirrors the scene, renders it at `fps`, publishes every frame.
+
+pybullet holds the GIL and TinyRenderer costs ~5–12 ms a frame at 320×240, so rendering
+never happens in the loop's process: the camera is its own process, off the loop's CPU
+and at a lower priority than the recorder and the driver (a late frame is skipped and
+counted; the force path is never slowed). The loop does not wait for it either: the camera
+subscribes to telemetry with a conflated socket (only the newest tick matters), so it costs
+the loop one extra send per tick on its ZeroMQ I/O thread.
+
+Each frame slot on an absolute grid of 1/fps: take the newest telemetry (tick and tool
+position), place the tool, render with `ER_TINY_RENDERER`, publish. A slot that is already
+over when the previous frame ends is skipped and counted, never caught up in a burst.
+Nothing is rendered before the first telemetry arrives (every frame shows a real tick).
+
+Scene contract (duck typing; the `Scene` protocol in haptics/scene.py is unchanged):
+- required: `scene.world.client`, the pybullet client id of the world `build()` made. A
+  scene without it cannot be filmed and the camera stops with a SceneError saying so.
+- the tool is placed with the protocol's own `scene.step(tool, (0, 0, 0), 1/fps)`, so the
+  picture shows it exactly where the loop put it (a scene's tip offset included).
+- optional: `scene.tool`, the tool's body id; when present it is tinted red to stand out.
+
+Wire format of the "frames" topic, one single-part message per frame: the `FRAME` header
+(kind 4, version 1, seq u8, host_time_ns i8, source_tick u8, width u2, height u2; little
+endian, 30 bytes) followed by height × width × 3 bytes of RGB, row-major, top row first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import time
+from typing import Any, Final
+
+import numpy as np
+import zmq
+from pydantic import BaseModel, Field
+
+from haptics.clock import next_deadline
+from haptics.control import ControlServer
+from haptics.errors import HapticsError, MessageError, SceneError
+from haptics.messages import TELEMETRY, Layout
+from haptics.process import child_setup, keep_off_loop_cpu
+from haptics.registry import load_scene
+from haptics.transport import drain_subscriptions, publisher, subscriber
+
+FRAME = Layout(
+    "frame",
+    kind=4,
+    version=1,
+    fields=(
+        ("kind", "u1"),
+        ("version", "u1"),
+        ("seq", "u8"),  # frame number from 1, one per published frame
+        ("host_time_ns", "i8"),  # time.monotonic_ns() at capture (pose taken, render started)
+        ("source_tick", "u8"),  # telemetry.tick of the pose shown
+        ("width", "u2"),
+        ("height", "u2"),
+    ),
+)
+
+FRAME_HWM_S: Final = 10.0  # seconds of frames queued per socket before the oldest are dropped
+_TOOL_RGBA: Final = (0.85, 0.1, 0.1, 1.0)
+_TEL_TICK: Final = TELEMETRY.names.index("tick")
+_TEL_TOOL: Final = TELEMETRY.names.index("tool_x")
+
+
+class CameraPose(BaseModel):
+    """Where the camera looks from (pybullet yaw/pitch about a target), and its lens."""
+
+    target_m: tuple[float, float, float] = (0.0, 0.0, -0.01)
+    distance_m: float = Field(0.16, gt=0)
+    yaw_deg: float = 30.0
+    pitch_deg: float = -35.0
+    fov_deg: float = Field(50.0, gt=0, lt=180)
+    near_m: float = Field(0.01, gt=0)
+    far_m: float = Field(1.0, gt=0)
+
+
+class CameraConfig(BaseModel):
+    endpoints: dict[str, str]  # needs "telemetry", "frames" and "ctl-camera"
+    scene: str = "palpation"
+    scene_params: dict[str, Any] = Field(default_factory=dict)
+    width: int = Field(320, gt=0, le=4096)
+    height: int = Field(240, gt=0, le=4096)
+    fps: float = Field(30.0, gt=0, le=120)
+    pose: CameraPose = Field(default_factory=CameraPose)
+    subscribers: int = 1  # frames subscribers (the recorder) to wait for before publishing
+    start_timeout_s: float = 20.0
+    cpus: set[int] | None = None  # CPUs to stay on (off the loop's CPU)
+    nice: int = 0  # raise it to make the camera yield first to other work on a busy machine
+
+
+def frame_hwm(fps: float) -> int:
+    """Messages a frames socket queues before dropping: FRAME_HWM_S seconds of video."""
+    return max(8, int(fps * FRAME_HWM_S))
+
+
+def pack_frame(
+    seq: int, host_time_ns: int, tick: int, width: int, height: int, rgb: bytes
+) -> bytes:
+    """One frames-topic message: header + RGB bytes."""
+    return FRAME.pack(seq, host_time_ns, tick, width, height) + rgb
+
+
+def split_frame(msg: bytes) -> tuple[int, int, int, int, int, memoryview]:
+    """(seq, host_time_ns, source_tick, width, height, rgb) of one frames-topic message.
+
+    Raises MessageError when the header or the pixel count does not match.
+    """
+    if len(msg) < FRAME.size:
+        raise MessageError(f"frame message of {len(msg)} bytes is shorter than its header")
+    h = FRAME.unpack(msg[: FRAME.size])
+    seq, t, tick, width, height = (int(v) for v in h[2:7])
+    rgb = memoryview(msg)[FRAME.size :]
+    if len(rgb) != width * height * 3:
+        raise MessageError(
+            f"frame {seq}: {len(rgb)} pixel bytes for {width}×{height} RGB "
+            f"(expected {width * height * 3})"
+        )
+    return seq, t, tick, width, height, rgb
+
+
+def scene_client(scene: Any) -> int:
+    """The pybullet client id of a built scene (`scene.world.client`).
+
+    Raises SceneError naming what the scene must provide.
+    """
+    client = getattr(getattr(scene, "world", None), "client", None)
+    if not isinstance(client, int):
+        raise SceneError(
+            f"scene '{getattr(scene, 'name', scene)}' has no `world.client` (its pybullet client "
+            "id) after build(); the camera needs it to render. Give the scene a `world` "
+            "attribute like sim.world.World, or run without --camera."
+        )
+    return client
+
+
+class Renderer:
+    """TinyRenderer on one pybullet client, with a fixed view; returns RGB bytes."""
+
+    def __init__(self, client: int, width: int, height: int, pose: CameraPose) -> None:
+        import pybullet
+
+        self.p, self.client, self.width, self.height = pybullet, client, width, height
+        self.view = pybullet.computeViewMatrixFromYawPitchRoll(
+            pose.target_m, pose.distance_m, pose.yaw_deg, pose.pitch_deg, 0.0, 2
+        )
+        self.proj = pybullet.computeProjectionMatrixFOV(
+            pose.fov_deg, width / height, pose.near_m, pose.far_m
+        )
+
+    def tint(self, body: int, rgba: tuple[float, float, float, float]) -> None:
+        """Colour a body's visual shape (best effort: bodies without one stay as they are)."""
+        with contextlib.suppress(self.p.error):
+            self.p.changeVisualShape(body, -1, rgbaColor=rgba, physicsClientId=self.client)
+
+    def render(self) -> bytes:
+        """One frame: height × width × 3 RGB bytes. Raises SceneError if pybullet fails."""
+        p = self.p
+        try:
+            w, h, rgba, _, _ = p.getCameraImage(
+                self.width,
+                self.height,
+                self.view,
+                self.proj,
+                renderer=p.ER_TINY_RENDERER,
+                flags=p.ER_NO_SEGMENTATION_MASK,
+                physicsClientId=self.client,
+            )
+        except p.error as exc:
+            raise SceneError(f"camera: pybullet could not render ({exc})") from exc
+        img = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)
+        return np.ascontiguousarray(img[:, :, :3]).tobytes()
+
+
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_camera_process(cfg: CameraConfig) -> None:
+    """Entry point of the camera process (multiprocessing target).
+
+    Raises SceneError when the scene cannot be built or filmed, HapticsError when the
+    recorder never subscribes to the frames topic.
+    """
+    stop = child_setup("haptics-camera")
+    keep_off_loop_cpu(cfg.cpus)
+    with contextlib.suppress(OSError):
+        os.nice(cfg.nice)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ctl = ControlServer(ctx, cfg.endpoints["ctl-camera"])
+    scene = load_scene(cfg.scene)(cfg.scene_params)
+    scene.build()
+    telemetry = subscriber(ctx, cfg.endpoints["telemetry"], conflate=True)
+    frames = publisher(ctx, cfg.endpoints["frames"], hwm=frame_hwm(cfg.fps))
+    stats: dict[str, Any] = {"published": 0, "skipped": 0, "streaming": False}
+    try:
+        renderer = Renderer(scene_client(scene), cfg.width, cfg.height, cfg.pose)
+        tool_body = getattr(scene, "tool", None)
+        if isinstance(tool_body, int):
+            renderer.tint(tool_body, _TOOL_RGBA)
+        give_up = time.monotonic() + cfg.start_timeout_s
+        seen = 0
+        while seen < cfg.subscribers and not stop.set:
+            seen += drain_subscriptions(frames)
+            req = ctl.poll(5)
+            if req is not None and _answer(req, ctl, stats):
+                return
+            if time.monotonic() > give_up:
+                raise HapticsError(
+                    f"camera: {seen}/{cfg.subscribers} frames subscribers after "
+                    f"{cfg.start_timeout_s} s; is the recorder running?"
+                )
+        stats["streaming"] = True
+        _film(cfg, scene, renderer, telemetry, frames, ctl, stop, stats)
+    finally:
+        scene.close()
+        telemetry.close(0)
+        frames.close(linger=1000)
+        ctl.close()
+        ctx.term()
+
+
+def _film(
+    cfg: CameraConfig,
+    scene: Any,
+    renderer: Renderer,
+    telemetry: zmq.Socket[bytes],
+    frames: zmq.Socket[bytes],
+    ctl: ControlServer,
+    stop: Any,
+    stats: dict[str, Any],
+) -> None:
+    period = round(1e9 / cfg.fps)
+    dt = period / 1e9
+    unpack = TELEMETRY.unpack
+    render_ns: list[int] = []
+    tick: int | None = None
+    tool = (0.0, 0.0, 0.0)
+    seq = 0
+    cpu0, wall0 = _cpu_s(), time.monotonic()
+    stats["render_ms"] = {}
+    deadline = time.monotonic_ns() + period
+    while not stop.set:
+        # wait for the slot, answering control meanwhile
+        while True:
+            left = deadline - time.monotonic_ns()
+            if left <= 0:
+                break
+            req = ctl.poll(max(0, left // 1_000_000 - 1)) if left > 2_000_000 else None
+            if req is not None:
+                _fill(stats, render_ns, cpu0, wall0)
+                if _answer(req, ctl, stats):
+                    return
+            elif left <= 2_000_000:
+                time.sleep(left / 1e9)
+        raw = None
+        while int(telemetry.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            raw = telemetry.recv(zmq.NOBLOCK)
+        if raw is not None:
+            try:
+                t = unpack(raw)
+                tick = int(t[_TEL_TICK])
+                tool = (float(t[_TEL_TOOL]), float(t[_TEL_TOOL + 1]), float(t[_TEL_TOOL + 2]))
+            except MessageError:
+                pass
+        if tick is not None:
+            t0 = time.monotonic_ns()
+            scene.step(tool, (0.0, 0.0, 0.0), dt)
+            rgb = renderer.render()
+            seq += 1
+            frames.send(pack_frame(seq, t0, tick, cfg.width, cfg.height, rgb))
+            stats["published"] = seq
+            render_ns.append(time.monotonic_ns() - t0)
+            if len(render_ns) > 100_000:
+                del render_ns[:50_000]
+            if seq & 31 == 0:
+                drain_subscriptions(frames)
+        deadline, missed = next_deadline(deadline, period, time.monotonic_ns())
+        if tick is not None:
+            stats["skipped"] += missed
+    _fill(stats, render_ns, cpu0, wall0)
+
+
+def _fill(stats: dict[str, Any], render_ns: list[int], cpu0: float, wall0: float) -> None:
+    if render_ns:
+        p50, p99 = np.percentile(np.asarray(render_ns, dtype=np.float64), [50, 99]) / 1e6
+        stats["render_ms"] = {
+            "p50": round(float(p50), 2),
+            "p99": round(float(p99), 2),
+            "max": round(max(render_ns) / 1e6, 2),
+        }
+    wall = time.monotonic() - wall0
+    stats["cpu_share"] = round((_cpu_s() - cpu0) / wall, 4) if wall > 0 else 0.0
+
+
+def _answer(req: dict[str, Any], ctl: ControlServer, stats: dict[str, Any]) -> bool:
+    """Answer one control request; True means stop."""
+    cmd = req["cmd"]
+    if cmd == "ping":
+        ctl.reply({"ok": True, "streaming": stats["streaming"]})
+    elif cmd == "stats":
+        ctl.reply({"ok": True, **stats})
+    elif cmd == "stop":
+        ctl.reply({"ok": True, **stats})
+        return True
+    else:
+        ctl.reply({"ok": False, "error": f"unknown command '{cmd}'"})
+    return False

@@ -1,0 +1,176 @@
+"""kill -9 of a session process mid-session: force goes to zero, the session stays readable.
+
+The recorder survives either death and closes the session when the orchestrator stops it;
+`haptics sessions show` and `haptics sessions qa` read it. When the loop dies the device's
+own watchdog zeroes force; when the device dies the loop's input goes stale and its force
+fades to zero. When the recorder itself dies, its video still plays up to the last fragment.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from haptics.messages import FLAG_STALE_INPUT, FLAG_STOPPING, STATUS_WATCHDOG
+from haptics.safety import SafetyPolicy
+from haptics.session import open_session, read_stream
+from haptics.video import probe_video
+
+from .conftest import HAPTICS, haptics
+
+pytestmark = pytest.mark.integration
+
+WATCHDOG_MS = 50.0  # SessionConfig.driver_watchdog_ms, the default `haptics run` uses
+
+
+def _child(parent: int, name: str, timeout_s: float = 30.0) -> int:
+    """The pid of the session process `name` started by `parent` (not anyone else's)."""
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
+        out = subprocess.run(
+            ["pgrep", "-P", str(parent), "-x", name], capture_output=True, text=True
+        ).stdout.split()
+        if out:
+            return int(out[0])
+        time.sleep(0.05)
+    raise AssertionError(f"no {name} process appeared under pid {parent}")
+
+
+def _session_killing(tmp_path: Path, victim: str) -> tuple[str, int, Path]:
+    """Run `haptics run`, kill -9 `victim` mid-session; (output, exit code, session dir)."""
+    proc = subprocess.Popen(
+        [HAPTICS, "run", "--duration", "8", "--record", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        pid = _child(proc.pid, victim)
+        session = None
+        give_up = time.monotonic() + 30
+        while session is None and time.monotonic() < give_up:  # armed: the device is annotated
+            for p in tmp_path.iterdir():
+                m = p / "manifest.json"
+                if m.exists() and json.loads(m.read_text()).get("device", {}).get("driver"):
+                    session = p
+            time.sleep(0.1)
+        assert session is not None, "the session never started"
+        time.sleep(2.0)  # mid-session, force flowing
+        os.kill(pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return out, proc.returncode, session
+
+
+def _show_and_qa(session: Path, cwd: Path) -> tuple[dict, dict]:
+    shown = haptics("sessions", "show", str(session), "--json", cwd=cwd)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    qa = haptics("sessions", "qa", str(session), "--json", cwd=cwd)
+    assert qa.returncode in (0, 1), qa.stdout + qa.stderr  # 1 = a check failed, still read
+    report = json.loads(qa.stdout)
+    assert qa.returncode == (0 if report["passed"] else 1)
+    return json.loads(shown.stdout), report
+
+
+def test_kill_9_of_the_loop_zeroes_force_and_leaves_a_readable_session(tmp_path: Path) -> None:
+    out, code, session = _session_killing(tmp_path, "haptics-loop")
+    assert "the loop process died (exit code -9)" in out, out
+    assert code == 1
+    summary, report = _show_and_qa(session, tmp_path)
+    # the recorder outlived the loop and closed the session properly
+    assert summary["complete"] and summary["status"] == "complete"
+    assert not summary["truncated_streams"]
+    m = open_session(session).manifest
+    assert "loop process died" in (m.stop_reason or "")
+    assert all(info.sha256 for info in m.streams.values())
+    assert summary["streams"]["telemetry"] > 1000
+    assert report["streams"]["state"]["lost"] == 0  # the device kept streaming, all recorded
+    # the device watchdog zeroed force once the loop went quiet
+    s = open_session(session)
+    state, cmd = s.arrays("state"), s.arrays("command")
+    last_cmd_ns = int(cmd["host_time_ns"][-1])
+    after = state["host_time_ns"] > last_cmd_ns + int(WATCHDOG_MS * 1e6) + 20_000_000
+    assert after.sum() > 20, "no samples recorded after the loop died"
+    force = np.abs(np.stack([state["fx"], state["fy"], state["fz"]]))
+    assert (force[:, after] == 0.0).all(), "force still applied after the loop died"
+    tripped = (state["status"] & STATUS_WATCHDOG) != 0
+    assert tripped[after].any(), "the device watchdog never tripped"
+    first_trip = int(state["host_time_ns"][np.argmax(tripped)])
+    assert first_trip - last_cmd_ns < (WATCHDOG_MS + 30) * 1e6  # within the watchdog, +slack
+    assert abs(state["fz"][state["host_time_ns"] < last_cmd_ns]).max() > 0.05  # force had flowed
+
+
+def test_kill_9_of_the_device_fades_force_and_leaves_a_readable_session(tmp_path: Path) -> None:
+    out, code, session = _session_killing(tmp_path, "haptics-device")
+    assert "the device process died (exit code -9)" in out, out
+    assert code == 1
+    summary, _ = _show_and_qa(session, tmp_path)
+    assert summary["complete"] and summary["status"] == "complete"
+    assert not summary["truncated_streams"]
+    m = open_session(session).manifest
+    assert "device process died" in (m.stop_reason or "")
+    assert summary["streams"]["state"] > 1000
+    assert summary["seq_gaps_by_stream"]["state"] == 0  # every sample sent before the kill
+    # the loop ran on with stale input and faded its force to zero
+    s = open_session(session)
+    state, tel = s.arrays("state"), s.arrays("telemetry")
+    last_sample_ns = int(state["host_time_ns"][-1])
+    policy = SafetyPolicy()
+    faded_ns = int((policy.stale_hold_ms + policy.stale_fade_ms + 10.0) * 1e6)
+    late = tel["wake_ns"] > last_sample_ns + faded_ns
+    assert late.sum() > 20, "the loop did not outlive the device in the recording"
+    running = late & ((tel["flags"] & FLAG_STOPPING) == 0)  # the final tick only says stopping
+    assert ((tel["flags"][running] & FLAG_STALE_INPUT) != 0).all()
+    force = np.abs(np.stack([tel["fx"], tel["fy"], tel["fz"]]))
+    assert (force[:, late] == 0.0).all(), "force still commanded with no device input"
+    cmd = s.arrays("command")
+    assert cmd["fx"][-1] == 0.0 and cmd["fy"][-1] == 0.0 and cmd["fz"][-1] == 0.0
+
+
+def test_kill_9_of_the_recorder_leaves_a_playable_video(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [HAPTICS, "run", "--duration", "6", "--camera", "--record", str(tmp_path)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        recorder = _child(proc.pid, "haptics-record")
+        _child(proc.pid, "haptics-camera")
+        session = None
+        give_up = time.monotonic() + 30
+        rows = 0
+        while rows < 75 and time.monotonic() < give_up:  # two fragments and a half
+            session = next((p for p in tmp_path.iterdir() if (p / "frames.arrows").exists()), None)
+            if session is not None:
+                rows = read_stream(session / "frames.arrows")[0].num_rows
+            time.sleep(0.1)
+        assert session is not None and rows >= 75, f"the camera recorded {rows} frames in 30 s"
+        os.kill(recorder, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "recorder died" in out, out
+    assert "stopped: finished" in out  # force path untouched
+    summary, _ = _show_and_qa(session, tmp_path)
+    assert not summary["complete"]  # cut off, as a killed recorder leaves it
+    frames = open_session(session).table("frames")
+    video = probe_video(session / "video.mp4")
+    # the video plays up to its last complete fragment: at most ~1 s behind the index
+    assert video["frames"] >= 30, video["frames"]
+    assert frames.num_rows - video["frames"] <= 2 * 30 + 3
+    pts = frames.column("pts").to_numpy()[: video["frames"]]
+    assert np.allclose(video["times_s"], pts / 30.0, atol=1e-3)
+    assert (video["width"], video["height"]) == (320, 240)
