@@ -219,3 +219,31 @@ def _cmd_read(args: argparse.Namespace) -> int:
 
 add_bench_command("loop", "1 kHz loop timing and latency vs a naive sleep loop", _setup_loop)
 add_bench_command("read", "load an hour of recorded 1 kHz streams into arrays", _setup_read)
+
+
+def _setup_record(p: argparse.ArgumentParser) -> None:
+    p.description = "Record 1 kHz state, command, telemetry and 30 Hz camera; report what was lost."
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--no-camera", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_record)
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from haptics.bench.record import run_record_bench
+
+    r = run_record_bench(args.minutes, camera=not args.no_camera)
+    share = r["recorder_cpu_share"]
+    rows = [
+        ("samples lost (state+command+telemetry)", str(r["samples_lost"])),
+        ("frames recorded / at 30 Hz", f"{r['frames_recorded']} / {r['frames_expected_at_30hz']}"),
+        ("recorder CPU", f"{share * 100:.1f} % of a core" if share is not None else "?"),
+        ("loop rate", f"{r['loop']['rate_hz']} Hz"),
+    ]
+    _print_json_or_table(r, args.json, rows)
+    return 0 if r["samples_lost"] == 0 else 1
+
+
+add_bench_command(
+    "record", "record with camera for minutes; samples lost, recorder CPU", _setup_record
+)
