@@ -54,7 +54,6 @@ class SessionConfig(BaseModel):
     operator: str | None = None
     safety: SafetyPolicy = Field(default_factory=SafetyPolicy)
     mapping: Mapping = Field(default_factory=Mapping)
-    driver_watchdog_ms: float = 50.0
     monitor: bool = True
     realtime: bool = True  # best-effort: loop pinned to its own CPU with SCHED_FIFO
     loop_scheduler: Literal["deadline", "naive"] = "deadline"
@@ -195,7 +194,7 @@ class SessionRun:
             device=cfg.device,
             endpoints=self.endpoints,
             subscribers=1 + recording,
-            watchdog_ms=cfg.driver_watchdog_ms,
+            watchdog_ms=cfg.safety.driver_watchdog_ms,
             session_duration_s=cfg.duration_s,
             operator_script=script,
             cpus=other_cpus,

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -18,6 +19,8 @@ from rich.live import Live
 from haptics.cli.live import LiveStats
 from haptics.errors import HapticsError
 from haptics.orchestrator import SessionConfig, SessionRun
+from haptics.registry import load_tool
+from haptics.safety import load_policy
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +43,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--rate", type=float, default=1000.0, help="loop rate in Hz")
     p.add_argument("--operator", default=None, help="operator id stored in the manifest")
     p.add_argument("--seed", type=int, default=None, help="scene seed (e.g. inclusion placement)")
+    p.add_argument(
+        "--scene-config",
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="scene parameters from a TOML file (a [<scene>] table; see sim/scenes/examples)",
+    )
+    p.add_argument(
+        "--safety",
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="safety policy for the device (see docs/examples/safety-simulated.toml)",
+    )
+    p.add_argument(
+        "--tick-on",
+        choices=("grid", "arrival"),
+        default="grid",
+        help="grid: precise 1 ms ticks phase-locked to the device (default); "
+        "arrival: tick as each sample arrives (lower latency, more jitter)",
+    )
     p.add_argument("--quiet", action="store_true", help="no live view")
     p.add_argument(
         "--camera",
@@ -70,8 +94,17 @@ def _size(text: str) -> tuple[int, int]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     console = Console()
-    params = {"seed": args.seed} if args.seed is not None else {}
+    params: dict[str, Any] = {}
+    if args.scene_config is not None:
+        params.update(load_tool("load-scene-params")(args.scene_config, args.scene))
+    if args.seed is not None:
+        params["seed"] = args.seed
+    extra: dict[str, Any] = {}
+    if args.safety is not None:
+        extra["safety"] = load_policy(args.safety)
     cfg = SessionConfig(
+        **extra,
+        tick_on=args.tick_on,
         device=args.device,
         scene=args.scene,
         scene_params=params,

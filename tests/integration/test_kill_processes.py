@@ -25,7 +25,7 @@ from .conftest import HAPTICS, haptics
 
 pytestmark = pytest.mark.integration
 
-WATCHDOG_MS = 50.0  # SessionConfig.driver_watchdog_ms, the default `haptics run` uses
+WATCHDOG_MS = SafetyPolicy().driver_watchdog_ms  # what the driver process applies by default
 
 
 def _child(parent: int, name: str, timeout_s: float = 30.0) -> int:
