@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 
 from haptics.camera import frame_hwm, split_frame
 from haptics.control import ControlServer
-from haptics.errors import MessageError, RecorderError
+from haptics.errors import MessageError, RecorderError, SessionError
 from haptics.manifest import MANIFEST_NAME, Manifest, StreamInfo, write_manifest
 from haptics.messages import LAYOUTS, Layout
 from haptics.process import child_setup, keep_off_loop_cpu
@@ -403,10 +403,24 @@ class Recording:
             with contextlib.suppress(OSError):
                 vinfo.sha256 = sha256(self.video.path)
             m.video = vinfo.model_dump()
+        m.clock["device_to_host"] = self.clock_mapping()
         m.status = "complete"
         m.ended_utc = m.ended_utc or dt.datetime.now(dt.UTC).isoformat()
         m.stop_reason = reason
         self.save_manifest()
+
+    def clock_mapping(self) -> dict[str, Any]:
+        """The device→host clock fit over the recorded state stream (offset, drift, residual)."""
+        from haptics.session import read_stream
+        from haptics.session_qa import clock_mapping
+
+        try:
+            table, _ = read_stream(self.cfg.session_dir / "state.arrows")
+        except (RecorderError, OSError, SessionError) as exc:
+            return {"error": str(exc)}
+        dev = table.column("device_time_ns").to_numpy()
+        host = table.column("host_time_ns").to_numpy()
+        return {"model": "host = offset + (1 + drift) * device", **clock_mapping(dev, host)}
 
     def save_manifest(self) -> OSError | None:
         """Write the manifest atomically; the error (and the previous manifest kept) if the

@@ -46,6 +46,8 @@ def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
     assert m.device["driver"] == "simulated" and m.provenance == "simulated"
     assert "inclusion" in m.scene["ground_truth"]
     assert all(info.sha256 for info in m.streams.values())
+    mapping = m.clock["device_to_host"]
+    assert abs(mapping["drift_ppm"]) < 100 and mapping["residual_p99_us"] < 1000
     # the force path: commands answer recent samples and the device applied them
     state = open_session(result["session"]).arrays("state")
     assert abs(state["fz"]).max() > 0.1

@@ -1,0 +1,60 @@
+"""Every scene runs as a real session from the CLI; needle and cutting raise their events."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import haptics
+
+pytestmark = pytest.mark.integration
+
+
+def _session(root: Path) -> Path:
+    return next(p for p in root.iterdir() if (p / "manifest.json").exists())
+
+
+def _run_and_show(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    done = haptics("run", *args, "--record", str(tmp_path), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = haptics("sessions", "show", str(_session(tmp_path)), "--json", cwd=tmp_path)
+    return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+
+def test_needle_inserts_through_three_layers_and_retracts(tmp_path: Path) -> None:
+    s = _run_and_show(tmp_path, "--scene", "needle", "--duration", "15")
+    assert s["events"]["puncture"] == 3
+    assert s["loss"]["state"]["fraction"] >= 0.999
+    assert 990 < s["loop"]["rate_hz"] < 1010
+    assert s["events"]["contact_end"] >= 1  # it came back out
+
+
+def test_cutting_starts_and_ends_a_cut(tmp_path: Path) -> None:
+    s = _run_and_show(tmp_path, "--scene", "cutting", "--duration", "8")
+    assert s["events"]["cut_start"] >= 1 and s["events"]["cut_end"] >= 1
+    assert 990 < s["loop"]["rate_hz"] < 1010
+
+
+def test_scene_config_and_safety_policy_files(tmp_path: Path) -> None:
+    scene = tmp_path / "palpation.toml"
+    scene.write_text("[palpation]\nseed = 11\ntissue_stiffness_n_per_m = 250.0\n")
+    policy = tmp_path / "safety.toml"
+    policy.write_text("max_force_n = 1.0\n")
+    s = _run_and_show(
+        tmp_path, "--duration", "4", "--scene-config", str(scene), "--safety", str(policy)
+    )
+    assert s["max_force_n"] <= 1.0 + 1e-9
+    manifest = json.loads((_session(tmp_path) / "manifest.json").read_text())
+    assert manifest["scene"]["config"]["seed"] == 11
+    assert manifest["scene"]["config"]["tissue_stiffness_n_per_m"] == 250.0
+    assert manifest["loop"]["safety"]["max_force_n"] == 1.0
+
+
+def test_a_bad_config_file_says_which_key(tmp_path: Path) -> None:
+    scene = tmp_path / "bad.toml"
+    scene.write_text("[palpation]\nstifness = 3\n")
+    done = haptics(
+        "run", "--duration", "1", "--no-record", "--scene-config", str(scene), cwd=tmp_path
+    )
+    assert done.returncode != 0
+    assert "stifness" in done.stdout + done.stderr
