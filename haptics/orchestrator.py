@@ -311,7 +311,12 @@ class SessionRun:
             if rec_proc is not None and rec_proc.is_alive():
                 self._note_recorder(self._ask("recorder", "stats", timeout_s=0.5))
         rec = self.procs.get("recorder")
-        if rec is not None and not rec.is_alive() and "recorder" not in self._warned:
+        if (
+            rec is not None
+            and not rec.is_alive()
+            and rec.exitcode != 0
+            and "recorder" not in self._warned
+        ):
             self._warned.add("recorder")
             self.warnings.append(
                 f"the recorder died (exit code {rec.exitcode}); the session on disk "
@@ -331,6 +336,7 @@ class SessionRun:
         """Zero force, stop every process in order, never leave one behind."""
         if self.result:
             return self.result
+        self.check()  # a process that died just before the end is still reported
         device_stats = self._ask("device", "disarm")
         loop_stats = self._ask("loop", "stop", timeout_s=3.0)
         device_stats = self._ask("device", "stop", timeout_s=3.0)

@@ -160,6 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         reason = f"error: {exc}"
     finally:
         result = run.stop(reason)
+    if not console.is_terminal:
+        console.print()  # a non-terminal Live leaves the cursor after the table's last line
     for w in result["warnings"][shown:]:
         console.print(f"[yellow]warning:[/] {w}")
     console.print(f"stopped: {result['reason']}; force zeroed, all processes ended")
