@@ -10,11 +10,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hand_loop import run_with_hand
 from pydantic import ValidationError
 
 from drivers.simulated.device import MAX_FORCE_N
-from drivers.simulated.hand import HandModel
-from drivers.simulated.operator import Waypoint, target
 from haptics.messages import (
     EVENT_CONTACT_END,
     EVENT_CONTACT_START,
@@ -155,32 +154,14 @@ def test_operator_script_presses_past_break_in_then_drags_the_path() -> None:
 
 
 def simulate_with_hand(scene: CuttingScene, duration_s: float) -> dict[str, float]:
-    """The real device's physics offline: HandModel along the scene's script at 1 kHz,
-    pushed by the previous tick's scene force (one-tick delay), clamped like the device."""
-    script = tuple(Waypoint(at, p) for at, p in scene.operator_script())
-    hand = HandModel()
-    pos, vel = script[0].position, STILL
-    applied: Vec3 = STILL
-    starts = ends = 0
-    max_force = variation = 0.0
-    for k in range(round(duration_s / DT)):
-        tgt, tgt_vel = target((k + 1) * DT, duration_s, script)
-        pos, vel = hand.step(pos, vel, tgt, tgt_vel, applied, DT)
-        c = scene.step(pos, vel, DT)
-        starts += bool(c.events & EVENT_CUT_START)
-        ends += bool(c.events & EVENT_CUT_END)
-        norm = math.sqrt(sum(f * f for f in c.force))
-        max_force = max(max_force, norm)
-        s = min(1.0, MAX_FORCE_N / norm) if norm > 0 else 1.0
-        new = (c.force[0] * s, c.force[1] * s, c.force[2] * s)
-        variation += sum(abs(a - b) for a, b in zip(new, applied, strict=True))
-        applied = new
+    """The scene under the real hand model, offline (see hand_loop)."""
+    r = run_with_hand(scene, duration_s)
     return {
-        "cut_start": starts,
-        "cut_end": ends,
-        "max_force": max_force,
-        "variation": variation,
-        "final_z": pos[2],
+        "cut_start": r.count(EVENT_CUT_START),
+        "cut_end": r.count(EVENT_CUT_END),
+        "max_force": r.max_force,
+        "variation": r.variation,
+        "final_z": r.final_z,
     }
 
 

@@ -9,11 +9,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hand_loop import run_with_hand
 from pydantic import ValidationError
 
 from drivers.simulated.device import MAX_FORCE_N
-from drivers.simulated.hand import HandModel
-from drivers.simulated.operator import Waypoint, target
 from haptics.messages import EVENT_CONTACT_END, EVENT_CONTACT_START, EVENT_PUNCTURE
 from haptics.registry import load_scene, scene_names
 from haptics.scene import NO_CONTACT, Contact, Vec3
@@ -168,36 +167,15 @@ def test_operator_script_aims_past_every_puncture() -> None:
 
 
 def simulate_with_hand(scene: NeedleScene, duration_s: float) -> dict[str, float]:
-    """The real device's physics offline: HandModel pulled along the scene's script at
-    1 kHz, pushed by the scene force of the previous tick (the loop's one-tick delay),
-    clamped like the simulated device."""
-    script = tuple(Waypoint(at, p) for at, p in scene.operator_script())
-    hand = HandModel()
-    pos, vel = script[0].position, STILL
-    applied: Vec3 = STILL
-    punctures = contact_ends = 0
-    max_force = variation = 0.0
-    lowest = pos[2]
-    for k in range(round(duration_s / DT)):
-        tgt, tgt_vel = target((k + 1) * DT, duration_s, script)
-        pos, vel = hand.step(pos, vel, tgt, tgt_vel, applied, DT)
-        c = scene.step(pos, vel, DT)
-        punctures += bool(c.events & EVENT_PUNCTURE)
-        contact_ends += bool(c.events & EVENT_CONTACT_END)
-        norm = math.sqrt(sum(f * f for f in c.force))
-        max_force = max(max_force, norm)
-        s = min(1.0, MAX_FORCE_N / norm) if norm > 0 else 1.0
-        new = (c.force[0] * s, c.force[1] * s, c.force[2] * s)
-        variation += sum(abs(a - b) for a, b in zip(new, applied, strict=True))
-        applied = new
-        lowest = min(lowest, pos[2])
+    """The scene under the real hand model, offline (see hand_loop)."""
+    r = run_with_hand(scene, duration_s)
     return {
-        "punctures": punctures,
-        "contact_ends": contact_ends,
-        "max_force": max_force,
-        "variation": variation,
-        "lowest_z": lowest,
-        "final_z": pos[2],
+        "punctures": r.count(EVENT_PUNCTURE),
+        "contact_ends": r.count(EVENT_CONTACT_END),
+        "max_force": r.max_force,
+        "variation": r.variation,
+        "lowest_z": r.lowest_z,
+        "final_z": r.final_z,
     }
 
 
