@@ -29,6 +29,7 @@ from haptics.registry import load_driver, split_device_spec
 from haptics.transport import drain_subscriptions, publisher, subscriber
 
 _RING = 4096  # publish times kept for latency matching (4 s at 1 kHz)
+SILENT_MS = 200.0  # no sample for this long: the device is reported silent (lost)
 
 
 class DeviceProcessConfig(BaseModel):
@@ -141,7 +142,15 @@ def run_device_process(cfg: DeviceProcessConfig) -> None:
         msg = make_realtime(cfg.realtime_priority)
         if msg:
             notes.append(msg)
-    stats: dict[str, Any] = {"published": 0, "last_seq": 0, "streaming": False, "notes": notes}
+    stats: dict[str, Any] = {
+        "published": 0,
+        "last_seq": 0,
+        "streaming": False,
+        "notes": notes,
+        "silent": False,  # no sample for SILENT_MS: unplugged, reset, or the emulator died
+        "silences": 0,
+        "silent_ms": 0.0,
+    }
     subscribers = 0
     try:
         # wait for the session's subscribers, answering control meanwhile
@@ -181,11 +190,20 @@ def _stream(
 ) -> None:
     pack = STATE.pack
     n = 0
+    last_sample_ns = time.monotonic_ns()
     while not stop.set:
         sample = device.read(0.05)
         now = time.monotonic_ns()
         tripped = applier.check_watchdog(now)
-        if sample is not None:
+        if sample is None:
+            silent_ms = (now - last_sample_ns) / 1e6
+            if silent_ms > SILENT_MS and not stats["silent"]:
+                stats["silent"] = True
+                stats["silences"] += 1
+            stats["silent_ms"] = round(silent_ms, 1)
+        else:
+            last_sample_ns = now
+            stats["silent"] = False
             p, v, f = sample.position, sample.velocity, sample.force
             msg = pack(
                 sample.seq, sample.device_time_ns, sample.host_time_ns,

@@ -130,6 +130,8 @@ class SessionRun:
         self.recorder_error: str | None = None
         self._warned: set[str] = set()  # processes whose death was already reported
         self._next_recorder_check = 0.0
+        self._next_device_check = 0.0
+        self._device_silent = False
         if cfg.camera and not self.filming:
             self.warnings.append("--camera records into the session: without recording it is off")
 
@@ -305,6 +307,9 @@ class SessionRun:
                 f"the camera died (exit code {cam.exitcode}); the video holds the frames up to "
                 "then and the force path is unaffected"
             )
+        if time.monotonic() >= self._next_device_check:
+            self._next_device_check = time.monotonic() + 0.5
+            self._note_device(self._ask("device", "stats", timeout_s=0.5))
         if self.recorder_error is None and time.monotonic() >= self._next_recorder_check:
             self._next_recorder_check = time.monotonic() + 1.0
             rec_proc = self.procs.get("recorder")
@@ -323,6 +328,22 @@ class SessionRun:
                 "holds what was flushed before; `haptics sessions show` reads it"
             )
         return None
+
+    def _note_device(self, report: dict[str, Any]) -> None:
+        """Warn when the device goes silent (and when it is back): force is already zero by
+        then (the loop's input watchdog), and the driver keeps trying to reconnect."""
+        if not report.get("ok"):
+            return
+        silent = bool(report.get("silent"))
+        if silent and not self._device_silent:
+            self.warnings.append(
+                f"the device sent nothing for {report.get('silent_ms', 0):.0f} ms (unplugged, "
+                "reset, or the emulator stopped?): force is zero; the session goes on and "
+                "resumes when samples return"
+            )
+        elif not silent and self._device_silent:
+            self.warnings.append("the device is sending again")
+        self._device_silent = silent
 
     def _note_recorder(self, report: dict[str, Any]) -> None:
         """Turn a recorder report that says it stopped writing into a warning (once)."""

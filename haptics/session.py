@@ -201,6 +201,11 @@ def summarize(session: Session) -> dict[str, Any]:
         out["loop"] = {"rate_hz": 0.0, "period_error_us": _percentiles_us(np.zeros(0))}
         out["max_force_n"], out["contact_fraction"] = 0.0, 0.0
         events = {name: 0 for name in EVENT_NAMES.values()}
+    if tel and "safety" in tel and tel["safety"].size:
+        from haptics.safety import SAFETY_INPUT_LOST
+
+        lost = (tel["safety"] & SAFETY_INPUT_LOST) != 0
+        events["input_lost"] = int(np.count_nonzero(lost[1:] & ~lost[:-1]) + int(lost[0]))
     if state and state["status"].size:
         wd = (state["status"] & STATUS_WATCHDOG) != 0
         events["device_watchdog"] = int(np.count_nonzero(wd[1:] & ~wd[:-1]) + int(wd[0]))

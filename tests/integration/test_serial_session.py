@@ -23,3 +23,33 @@ def test_serial_session_over_the_emulator_is_recorded(tmp_path: Path) -> None:
     assert summary["loss"]["state"]["published"] > 2500
     assert summary["loss"]["state"]["fraction"] >= 0.999
     assert 990 < summary["loop"]["rate_hz"] < 1010
+
+
+def test_emulator_killed_mid_session_is_reported_and_the_session_stays_readable(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from haptics.orchestrator import SessionConfig, SessionRun
+    from haptics.session import open_session, summarize
+
+    emu = start_emulator("paddle")
+    try:
+        cfg = SessionConfig(device=f"serial:{emu.port}", duration_s=4.0, record_dir=tmp_path,
+                            monitor=False)  # fmt: skip
+        with SessionRun(cfg) as run:
+            while run.elapsed_s() < 1.5:
+                time.sleep(0.05)
+            emu.stop()  # the board goes away mid-stream
+            while run.elapsed_s() < 4.0:
+                assert run.check() is None  # the session goes on, force safe
+                time.sleep(0.05)
+    finally:
+        emu.stop()
+    assert any("sent nothing" in w for w in run.result["warnings"]), run.result["warnings"]
+    summary = summarize(open_session(run.result["session"]))
+    assert summary["complete"] and summary["streams"]["state"] > 1000
+    assert summary["events"]["input_lost"] >= 1
+    tel = open_session(run.result["session"]).arrays("telemetry")
+    for axis in ("fx", "fy", "fz"):
+        assert abs(tel[axis][-500:]).max() == 0.0  # force zero once the device went silent
