@@ -175,6 +175,8 @@ class Device(ABC):
             if self.state is Lifecycle.OPEN:
                 self._write(ZERO)
             return ZERO
+        if not (math.isfinite(force[0]) and math.isfinite(force[1]) and math.isfinite(force[2])):
+            force = ZERO  # never hand a driver NaN or inf, whatever the caller computed
         return self._write(force)
 
     def close(self) -> None:

@@ -29,6 +29,8 @@ from haptics.messages import (
     FLAG_BAD_INPUT,
     FLAG_STOPPING,
     STATE,
+    STATUS_ARMED,
+    STATUS_WATCHDOG,
     TELEMETRY,
 )
 from haptics.passivity import PassivityState, passivity_step
@@ -41,12 +43,15 @@ from haptics.safety import (
     SafetyPolicy,
     SafetyState,
     command_flags,
+    disengage,
     reset_estop,
     safety_step,
 )
 from haptics.scene import Scene
 from haptics.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
 from haptics.transport import drain_latest, drain_subscriptions, publisher, spin_until, subscriber
+
+I32_MAX = 2**31 - 1  # telemetry's int32 timing fields saturate instead of raising
 
 
 class LoopConfig(BaseModel):
@@ -163,7 +168,7 @@ def _run_ticks(
     tool = (0.0, 0.0, 1.0)
     tool_vel = (0.0, 0.0, 0.0)
     last_seq = 0
-    last_new_ns = time.monotonic_ns()
+    sample_ns = time.monotonic_ns()  # host time of the newest sample (its age is the input age)
     was_stale = was_estop = False
     tick = 0
     missed_total = 0
@@ -200,11 +205,15 @@ def _run_ticks(
                 if seq > last_seq and all(map(math.isfinite, s[5:11])):
                     dev_pos, dev_vel = (s[5], s[6], s[7]), (s[8], s[9], s[10])
                     applied, buttons = (s[11], s[12], s[13]), int(s[14])
+                    sample_ns = int(s[4])
+                    status = int(s[15])
+                    if status & STATUS_WATCHDOG or not status & STATUS_ARMED:
+                        # the device holds zero force on its own: re-engage from zero
+                        safety = disengage(safety)
                     teleop, tool, tool_vel = teleop_step(
                         mapping, teleop, dev_pos, dev_vel, bool(buttons & BUTTON_CLUTCH)
                     )
                     last_seq = seq
-                    last_new_ns = wake
                     fresh = lag_ns = wake - int(s[4])
                 elif seq > last_seq:
                     flags |= FLAG_BAD_INPUT
@@ -220,7 +229,7 @@ def _run_ticks(
             pc, force, alpha, energy, _ = passivity_step(pc, force, dev_vel, dt, applied, pc_max_b)
         estop = estop_requested or bool(buttons & limits.estop_buttons)
         safety, force, sbits = safety_step(
-            limits, safety, force, dev_pos, dev_vel, wake - last_new_ns, wake, estop
+            limits, safety, force, dev_pos, dev_vel, wake - sample_ns, wake, estop
         )
         flags |= command_flags(sbits)
         stale = bool(sbits & SAFETY_STALE)
@@ -256,10 +265,10 @@ def _run_ticks(
                 last_seq,
                 tick_deadline,
                 wake,
-                done - wake,
-                t_input - wake,
-                t_scene - t_input,
-                min(lag_ns, 2**31 - 1),
+                min(done - wake, I32_MAX),
+                min(t_input - wake, I32_MAX),
+                min(t_scene - t_input, I32_MAX),
+                min(lag_ns, I32_MAX),
                 missed,
                 tool[0],
                 tool[1],

@@ -420,7 +420,11 @@ class Recording:
             return {"error": str(exc)}
         dev = table.column("device_time_ns").to_numpy()
         host = table.column("host_time_ns").to_numpy()
-        return {"model": "host = offset + (1 + drift) * device", **clock_mapping(dev, host)}
+        try:
+            fit = clock_mapping(dev, host)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. a device clock that never moved
+            return {"error": f"no clock fit: {exc}"}
+        return {"model": "host = offset + (1 + drift) * device", **fit}
 
     def save_manifest(self) -> OSError | None:
         """Write the manifest atomically; the error (and the previous manifest kept) if the

@@ -289,6 +289,16 @@ def reset_estop(state: SafetyState) -> SafetyState:
     return SafetyState(0.0, 0.0, 0.0, False, 0.0, False, state.last_ns)
 
 
+def disengage(state: SafetyState) -> SafetyState:
+    """Force to zero and not engaged (a latched e-stop stays latched): the next force comes
+    back through engage-below and the ramp, like at start-up. For when the device itself
+    dropped force (disarmed, its watchdog tripped) so the loop's idea of "last force" is wrong.
+    """
+    if not state.engaged and state.fx == 0.0 and state.fy == 0.0 and state.fz == 0.0:
+        return state
+    return SafetyState(0.0, 0.0, 0.0, False, 0.0, state.estop, state.last_ns)
+
+
 def safety_step(
     limits: SafetyLimits,
     state: SafetyState,

@@ -17,7 +17,7 @@ import pydantic
 
 from haptics.errors import SessionError
 from haptics.manifest import MANIFEST_NAME, Manifest, read_manifest
-from haptics.messages import EVENT_NAMES, STATUS_WATCHDOG
+from haptics.messages import EVENT_NAMES, LAYOUTS, STATUS_WATCHDOG
 
 
 def read_stream(path: Path) -> tuple[pa.Table, bool]:
@@ -61,6 +61,7 @@ class Session:
     path: Path
     manifest: Manifest
     truncated: dict[str, bool] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # stream → why it reads as empty
     _tables: dict[str, pa.Table] = field(default_factory=dict)
 
     @property
@@ -74,7 +75,18 @@ class Session:
                 f"no stream '{name}' in {self.path}; streams: {', '.join(self.stream_names)}"
             )
         if name not in self._tables:
-            table, cut = read_stream(self.path / self.manifest.streams[name].file)
+            info = self.manifest.streams[name]
+            try:
+                table, cut = read_stream(self.path / info.file)
+            except SessionError as exc:
+                layout = LAYOUTS.get(info.layout)
+                if layout is None:
+                    raise
+                # a file lost or unreadable from its first byte: an empty stream, said so
+                from haptics.recorder import arrow_schema
+
+                table, cut = arrow_schema(layout).empty_table(), True
+                self.missing[name] = str(exc)
             self._tables[name], self.truncated[name] = table, cut
         return self._tables[name]
 
@@ -90,6 +102,8 @@ class Session:
         times = target["wake_ns" if on == "telemetry" else "host_time_ns"]
         src = self.arrays(name)
         key = "wake_ns" if name == "telemetry" else "host_time_ns"
+        if src[key].size == 0:
+            return {c: v[:0] for c, v in src.items()}
         idx = np.clip(
             np.searchsorted(src[key], times, side="right") - 1, 0, max(0, src[key].size - 1)
         )
@@ -172,6 +186,7 @@ def summarize(session: Session) -> dict[str, Any]:
         "status": m.status,
         "complete": session.complete,
         "truncated_streams": [k for k, v in session.truncated.items() if v],
+        "missing_streams": dict(session.missing),
         "scene": m.scene.get("scene"),
         "device": m.device.get("driver"),
         "provenance": m.provenance,

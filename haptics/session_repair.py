@@ -19,7 +19,7 @@ import pyarrow as pa
 from haptics.errors import SessionError
 from haptics.manifest import write_manifest
 from haptics.recorder import sha256
-from haptics.session import open_session, read_stream
+from haptics.session import open_session, seq_gaps
 
 
 def repair_session(path: str | Path) -> dict[str, Any]:
@@ -35,31 +35,32 @@ def repair_session(path: str | Path) -> dict[str, Any]:
         return report
     for name, info in m.streams.items():
         file = session.path / info.file
-        if not file.exists():
-            report["streams"][name] = {"missing": True}
-            continue
         try:
-            table, truncated = read_stream(file)
-        except SessionError:
-            table, truncated = None, True
-        if table is None:
-            report["streams"][name] = {"unreadable": True, "rows": 0}
+            table = session.table(name)  # a lost file of a known layout reads as empty
+        except SessionError as exc:
+            report["streams"][name] = {"unreadable": str(exc), "rows": 0}
             continue
+        truncated = session.truncated.get(name, False)
         tmp = file.with_suffix(".repaired")
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
             w.write_table(table)
-        backup = file.with_suffix(file.suffix + ".orig")
-        os.replace(file, backup)
-        os.replace(tmp, file)
-        backup.unlink()
+        if file.exists():
+            backup = file.with_suffix(file.suffix + ".orig")
+            os.replace(file, backup)
+            os.replace(tmp, file)
+            backup.unlink()
+        else:
+            os.replace(tmp, file)
         seq_col = "tick" if "tick" in table.column_names else "seq"
         seq = table.column(seq_col).to_numpy() if table.num_rows else np.zeros(0, np.uint64)
         info.received = table.num_rows
-        info.first_seq = int(seq[0]) if seq.size else None
-        info.last_seq = int(seq[-1]) if seq.size else None
-        info.gaps = int(seq[-1] - seq[0] + 1 - np.unique(seq).size) if seq.size else 0
+        info.first_seq = int(seq.min()) if seq.size else None
+        info.last_seq = int(seq.max()) if seq.size else None
+        info.gaps = seq_gaps(seq)
         info.sha256 = sha256(file)
         report["streams"][name] = {"rows": table.num_rows, "dropped_partial_batch": truncated}
+        if name in session.missing:
+            report["streams"][name]["was_missing"] = session.missing[name]
     (session.path / ".space-reserve").unlink(missing_ok=True)  # the recorder's disk-full reserve
     m.status = "repaired"
     m.ended_utc = m.ended_utc or dt.datetime.now(dt.UTC).isoformat()

@@ -149,3 +149,36 @@ def test_streams_align_on_host_time(tmp_path: Path) -> None:
     write_manifest(tmp_path, m)
     aligned = open_session(tmp_path).aligned("state", on="telemetry")
     assert list(aligned["seq"]) == [2, 4, 6, 8, 10]  # newest sample at or before each tick
+
+
+def test_a_missing_stream_file_reads_empty_and_repair_restores_it(tmp_path: Path) -> None:
+    from haptics.session_repair import repair_session
+
+    m = Manifest(loop={"rate_hz": 1000.0})
+    for name, layout in (("state", STATE), ("command", COMMAND), ("telemetry", TELEMETRY)):
+        w = StreamWriter(tmp_path / f"{name}.arrows", layout)
+        for i in (5, 3, 4):  # out of order: repair's gap count must not underflow
+            w.add(
+                layout.make(
+                    **{("tick" if name == "telemetry" else "seq"): i, "wake_ns": i}
+                    if name == "telemetry"
+                    else {"seq": i, "host_time_ns": i}
+                )
+            )
+        w.flush()  # no close: a recorder killed mid-session
+        m.streams[name] = w.info()
+    write_manifest(tmp_path, m)
+    (tmp_path / "command.arrows").unlink()  # and one file lost altogether
+    s = summarize(open_session(tmp_path))
+    assert s["streams"]["command"] == 0 and "command" in s["missing_streams"]
+    assert s["streams"]["state"] == 3
+    report = repair_session(tmp_path)
+    assert "was_missing" in report["streams"]["command"]
+    fixed = open_session(tmp_path)
+    assert fixed.manifest.status == "repaired"
+    assert fixed.manifest.streams["state"].gaps == 0
+    assert (
+        fixed.manifest.streams["state"].first_seq,
+        fixed.manifest.streams["state"].last_seq,
+    ) == (3, 5)
+    assert pa.ipc.open_stream(str(tmp_path / "command.arrows")).read_all().num_rows == 0

@@ -514,3 +514,12 @@ def check_sequence(policy: SafetyPolicy, sequence: list[Tick], t0: int) -> None:
                 for f, p, a, b in zip(out, tick.position, lo, hi, strict=True):
                     assert f == 0.0 or (p > b and f < 0.0) or (p < a and f > 0.0)
         prev_now = now
+
+
+def test_disengage_drops_force_and_keeps_an_estop_latched() -> None:
+    from haptics.safety import disengage
+
+    engaged = SafetyState(1.0, 0.0, 2.0, True, 1.0, False, 123)
+    d = disengage(engaged)
+    assert d.force == (0.0, 0.0, 0.0) and not d.engaged and d.ramp == 0.0 and d.last_ns == 123
+    assert disengage(SafetyState(0.0, 0.0, 0.0, True, 0.5, True, 1)).estop
