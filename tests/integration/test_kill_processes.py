@@ -171,6 +171,9 @@ def test_kill_9_of_the_recorder_leaves_a_playable_video(tmp_path: Path) -> None:
     # the video plays up to its last complete fragment: at most ~1 s behind the index
     assert video["frames"] >= 30, video["frames"]
     assert frames.num_rows - video["frames"] <= 2 * 30 + 3
-    pts = frames.column("pts").to_numpy()[: video["frames"]]
-    assert np.allclose(video["times_s"], pts / 30.0, atol=1e-3)
+    # at a kill either file can be ahead (index flushed every batch, video per fragment):
+    # they must agree on every frame both hold
+    n = min(frames.num_rows, video["frames"])
+    pts = frames.column("pts").to_numpy()[:n]
+    assert np.allclose(np.asarray(video["times_s"])[:n], pts / 30.0, atol=1e-3)
     assert (video["width"], video["height"]) == (320, 240)
