@@ -510,9 +510,14 @@ def run_recorder_process(cfg: RecorderConfig) -> None:
             rec.encode_frames(budget_s)
             if got:
                 quiet_since = time.monotonic()
+        if not final:  # ended by SIGTERM (the CLI died), not asked to stop
+            final = {"reason": "recorder terminated by a signal before the session ended"}
+    except Exception as exc:  # keep what was written, and say the recorder crashed
+        final = {**final, "reason": f"recorder crashed: {type(exc).__name__}: {exc}"}
+        raise
     finally:
         rec.finish(final)
-        if final:
+        if final.get("cmd") == "stop":
             ctl.reply(
                 {
                     "ok": True,
