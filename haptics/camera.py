@@ -38,11 +38,11 @@ from pydantic import BaseModel, Field
 
 from haptics.clock import next_deadline
 from haptics.control import ControlServer
-from haptics.errors import HapticsError, MessageError, SceneError
+from haptics.errors import MessageError, SceneError
 from haptics.messages import TELEMETRY, Layout
 from haptics.process import child_setup, keep_off_loop_cpu
 from haptics.registry import load_scene
-from haptics.transport import drain_subscriptions, publisher, subscriber
+from haptics.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
 FRAME = Layout(
     "frame",
@@ -195,24 +195,19 @@ def run_camera_process(cfg: CameraConfig) -> None:
     scene.build()
     telemetry = subscriber(ctx, cfg.endpoints["telemetry"], conflate=True)
     frames = publisher(ctx, cfg.endpoints["frames"], hwm=frame_hwm(cfg.fps))
-    stats: dict[str, Any] = {"published": 0, "skipped": 0, "streaming": False}
+    stats: dict[str, Any] = {"published": 0, "skipped": 0, "bad_telemetry": 0, "streaming": False}
     try:
         renderer = Renderer(scene_client(scene), cfg.width, cfg.height, cfg.pose)
         tool_body = getattr(scene, "tool", None)
         if isinstance(tool_body, int):
             renderer.tint(tool_body, _TOOL_RGBA)
-        give_up = time.monotonic() + cfg.start_timeout_s
-        seen = 0
-        while seen < cfg.subscribers and not stop.set:
-            seen += drain_subscriptions(frames)
+
+        def between() -> bool:  # answer control while the recorder subscribes
             req = ctl.poll(5)
-            if req is not None and _answer(req, ctl, stats):
-                return
-            if time.monotonic() > give_up:
-                raise HapticsError(
-                    f"camera: {seen}/{cfg.subscribers} frames subscribers after "
-                    f"{cfg.start_timeout_s} s; is the recorder running?"
-                )
+            return stop.set or (req is not None and _answer(req, ctl, stats))
+
+        if wait_for_subscribers(frames, cfg.subscribers, cfg.start_timeout_s, between) is None:
+            return
         stats["streaming"] = True
         _film(cfg, scene, renderer, telemetry, frames, ctl, stop, stats)
     finally:
@@ -265,7 +260,7 @@ def _film(
                 tick = int(t[_TEL_TICK])
                 tool = (float(t[_TEL_TOOL]), float(t[_TEL_TOOL + 1]), float(t[_TEL_TOOL + 2]))
             except MessageError:
-                pass
+                stats["bad_telemetry"] += 1  # keep the previous pose; counted in stats
         if tick is not None:
             t0 = time.monotonic_ns()
             scene.step(tool, (0.0, 0.0, 0.0), dt)

@@ -26,7 +26,7 @@ from haptics.errors import HapticsError
 from haptics.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
 from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
 from haptics.registry import load_driver, split_device_spec
-from haptics.transport import drain_subscriptions, publisher, subscriber
+from haptics.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
 _RING = 4096  # publish times kept for latency matching (4 s at 1 kHz)
 SILENT_MS = 200.0  # no sample for this long: the device is reported silent (lost)
@@ -151,20 +151,14 @@ def run_device_process(cfg: DeviceProcessConfig) -> None:
         "silences": 0,
         "silent_ms": 0.0,
     }
-    subscribers = 0
+
+    def between() -> bool:  # answer control while the session's subscribers connect
+        req = ctl.poll(5)
+        return stop.set or (req is not None and _handle(req, ctl, applier, stats, info))
+
     try:
-        # wait for the session's subscribers, answering control meanwhile
-        give_up = time.monotonic() + cfg.start_timeout_s
-        while subscribers < cfg.subscribers and not stop.set:
-            subscribers += drain_subscriptions(pub)
-            req = ctl.poll(5)
-            if req is not None and _handle(req, ctl, applier, stats, info):
-                return
-            if time.monotonic() > give_up:
-                raise HapticsError(
-                    f"device: {subscribers}/{cfg.subscribers} subscribers after "
-                    f"{cfg.start_timeout_s} s; is every process of the session running?"
-                )
+        if wait_for_subscribers(pub, cfg.subscribers, cfg.start_timeout_s, between) is None:
+            return
         device.start(cfg.session_duration_s, cfg.operator_script)
         stats["streaming"] = True
         applier.thread.start()

@@ -49,7 +49,14 @@ from haptics.safety import (
 )
 from haptics.scene import Scene
 from haptics.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
-from haptics.transport import drain_latest, drain_subscriptions, publisher, spin_until, subscriber
+from haptics.transport import (
+    drain_latest,
+    drain_subscriptions,
+    publisher,
+    spin_until,
+    subscriber,
+    wait_for_subscribers,
+)
 
 I32_MAX = 2**31 - 1  # telemetry's int32 timing fields saturate instead of raising
 
@@ -99,23 +106,21 @@ def run_loop_process(cfg: LoopConfig) -> None:
     commands = publisher(ctx, cfg.endpoints["command"])
     telemetry = publisher(ctx, cfg.endpoints["telemetry"])
     notes: list[str] = []
+
+    def between() -> bool:  # answer control while the session's subscribers connect
+        req = ctl.poll(5)
+        if req is not None and _answer(req, ctl, scene, {"ready": False}):
+            ctl.reply({"ok": True, "ticks": 0})
+            return True
+        return stop.set
+
     try:
         for sock, count in (
             (commands, cfg.command_subscribers),
             (telemetry, cfg.telemetry_subscribers),
         ):
-            give_up = time.monotonic() + cfg.start_timeout_s
-            seen = 0
-            while seen < count and not stop.set:
-                seen += drain_subscriptions(sock)
-                req = ctl.poll(5)
-                if req is not None and _answer(req, ctl, scene, {"ready": False}):
-                    ctl.reply({"ok": True, "ticks": 0})
-                    return
-                if time.monotonic() > give_up:
-                    raise HapticsError(
-                        f"loop: {seen}/{count} subscribers after {cfg.start_timeout_s} s"
-                    )
+            if wait_for_subscribers(sock, count, cfg.start_timeout_s, between) is None:
+                return
         if cfg.cpu is not None:
             msg = pin_to_cpu(cfg.cpu)
             if msg:
@@ -188,7 +193,7 @@ def _run_ticks(
     while True:
         if naive:
             time.sleep(period / 1e9)  # the baseline: what a naive loop does
-            deadline = tick_deadline = wake + period
+            deadline = wake + period
             wake = time.monotonic_ns()
             arrival = None
         else:
@@ -214,7 +219,7 @@ def _run_ticks(
                         mapping, teleop, dev_pos, dev_vel, bool(buttons & BUTTON_CLUTCH)
                     )
                     last_seq = seq
-                    fresh = lag_ns = wake - int(s[4])
+                    fresh = lag_ns = wake - sample_ns
                 elif seq > last_seq:
                     flags |= FLAG_BAD_INPUT
                     stats["bad_input"] += 1

@@ -7,6 +7,7 @@ If the CLI dies, Linux sends SIGTERM to its children (PR_SET_PDEATHSIG): no orph
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
@@ -34,12 +35,10 @@ def child_setup(title: str) -> StopFlag:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, stop)
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError):  # best effort: no libc → no parent-death signal
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
             libc.prctl(15, title.encode()[:15], 0, 0, 0)  # PR_SET_NAME: shows in top/ps
-        except OSError:
-            pass
     return stop
 
 

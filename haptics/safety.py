@@ -49,7 +49,6 @@ Invariants (property-tested in tests/haptics/test_safety_policy.py): the output 
 its norm is ≤ max_force_n, zero while the e-stop is latched, zero until engaged, its norm is
 ≤ ramp × max_force_n during the ramp, and restoring-or-zero outside the fence.
 
-`stale_gain` and `limit_force` are the older building blocks, kept for callers that use them.
 """
 
 from __future__ import annotations
@@ -472,29 +471,3 @@ def command_flags(safety_flags: int) -> int:
 def describe_flags(safety_flags: int) -> list[str]:
     """Names of the SAFETY_* bits set in `safety_flags` (for logs and the CLI, not the tick)."""
     return [name for bit, name in SAFETY_FLAG_NAMES.items() if safety_flags & bit]
-
-
-# -- the older building blocks ------------------------------------------------------------------
-def stale_gain(age_ns: int, hold_ns: int, fade_ns: int) -> float:
-    """Force gain for input that is `age_ns` old: 1 while fresh, linear fade to 0 after hold."""
-    if age_ns <= hold_ns:
-        return 1.0
-    over = age_ns - hold_ns
-    if over >= fade_ns:
-        return 0.0
-    return 1.0 - over / fade_ns
-
-
-def limit_force(force: Vec3, max_norm: float, gain: float = 1.0) -> tuple[Vec3, bool]:
-    """Scale by `gain`, zero anything non-finite, clamp the magnitude to `max_norm`.
-
-    Returns (safe force, limited) where limited is True if anything was changed by a limit.
-    """
-    fx, fy, fz = force[0] * gain, force[1] * gain, force[2] * gain
-    if not (math.isfinite(fx) and math.isfinite(fy) and math.isfinite(fz)):
-        return ZERO, True
-    norm = math.sqrt(fx * fx + fy * fy + fz * fz)
-    if norm <= max_norm:
-        return (fx, fy, fz), False
-    s = max_norm / norm
-    return (fx * s, fy * s, fz * s), True

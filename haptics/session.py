@@ -7,6 +7,7 @@ first incomplete one, so a cut-off file yields everything that was flushed befor
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,8 @@ def read_stream(path: Path) -> tuple[pa.Table, bool]:
             "run `haptics sessions repair` on the session"
         ) from exc
     schema = reader.schema
-    try:
+    with contextlib.suppress(pa.ArrowInvalid, OSError):  # a cut-off file: slow path below
         return reader.read_all(), False  # the fast path: every batch in one call
-    except (pa.ArrowInvalid, OSError):
-        pass
     # cut off mid-batch (a killed writer): re-read batch by batch, keep every complete one
     batches: list[pa.RecordBatch] = []
     reader = pa.ipc.open_stream(pa.memory_map(str(path)))

@@ -10,6 +10,7 @@ subscription may be (single publisher, only the newest command matters).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -62,28 +63,36 @@ def publisher(
     return sock
 
 
-def wait_for_subscribers(sock: zmq.Socket[bytes], count: int, timeout_s: float) -> int:
-    """Block until `count` subscriptions arrived on an XPUB socket; return how many did.
+def wait_for_subscribers(
+    sock: zmq.Socket[bytes],
+    count: int,
+    timeout_s: float,
+    between: Callable[[], bool] | None = None,
+) -> int | None:
+    """Wait until `count` subscriptions arrived on an XPUB socket; return how many did.
 
-    Raises HapticsError on timeout, naming how many subscribers were expected and seen.
+    `between()` runs between checks (a process answers its control requests there, polling
+    a few ms each); when it returns True the wait is abandoned and None is returned.
+    Raises HapticsError on timeout, naming how
+    many subscribers were expected and seen.
     """
     seen = 0
     deadline = time.monotonic() + timeout_s
-    while seen < count:
-        left_ms = int((deadline - time.monotonic()) * 1000)
-        if left_ms <= 0:
+    while True:
+        seen += drain_subscriptions(sock)
+        if seen >= count:
+            return seen
+        if time.monotonic() > deadline:
             raise HapticsError(
                 f"only {seen} of {count} subscribers connected to "
                 f"{sock.getsockopt_string(zmq.LAST_ENDPOINT)} within {timeout_s:.1f} s; "
                 "is every process of the session running?"
             )
-        if sock.poll(left_ms, zmq.POLLIN):
-            msg = sock.recv()
-            if msg[:1] == b"\x01":
-                seen += 1
-            elif msg[:1] == b"\x00":
-                seen = max(0, seen - 1)
-    return seen
+        if between is not None:
+            if between():
+                return None
+        else:
+            sock.poll(5, zmq.POLLIN)
 
 
 def subscriber(

@@ -421,12 +421,11 @@ class SerialDevice(Device):
         with contextlib.suppress(OSError, serial.SerialException):
             port.reset_input_buffer()
         self._posix = False
-        try:
+        # a real file descriptor lets the reader wait in select(); URL ports poll instead
+        with contextlib.suppress(AttributeError, OSError, ValueError, serial.SerialException):
             port.fileno()
             port.timeout = 0
             self._posix = True
-        except (AttributeError, OSError, ValueError, serial.SerialException):
-            pass
         return port
 
     def _close_port(self) -> None:

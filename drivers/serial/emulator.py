@@ -215,7 +215,7 @@ def running_emulators() -> list[dict[str, Any]]:
         except ProcessLookupError:
             continue  # stale: the process is gone
         except PermissionError:
-            pass
+            pass  # alive, owned by another user: still a running emulator
         if os.path.exists(str(entry.get("port", ""))):
             out.append(entry)
     return out

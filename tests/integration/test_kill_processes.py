@@ -19,7 +19,7 @@ import pytest
 from haptics.messages import FLAG_STALE_INPUT, FLAG_STOPPING, STATUS_WATCHDOG
 from haptics.orchestrator import SessionConfig, SessionRun
 from haptics.safety import SafetyPolicy
-from haptics.session import open_session, read_stream
+from haptics.session import Session, open_session, read_stream
 from haptics.video import probe_video
 
 from .conftest import HAPTICS, haptics
@@ -104,16 +104,22 @@ def test_kill_9_of_the_loop_zeroes_force_and_leaves_a_readable_session(tmp_path:
     assert (force[:, after] == 0.0).all(), "force still applied after the loop died"
 
 
-def test_the_driver_watchdog_zeroes_force_when_the_loop_dies(tmp_path: Path) -> None:
-    """The session runs on after the loop is killed (the CLI would stop it within its next
-    poll, disarming the device first): the driver's own watchdog must zero force."""
+def _kill_mid_press(tmp_path: Path, process: str) -> Session:
+    """kill -9 one session process while pressing, let the rest run on for 0.5 s without the
+    orchestrator noticing, then stop; returns the recorded session."""
     cfg = SessionConfig(duration_s=3.0, record_dir=tmp_path, monitor=False)
     with SessionRun(cfg) as run:
         while run.elapsed_s() < 2.0:  # pressing by now
             time.sleep(0.05)
-        os.kill(run.procs["loop"].pid, signal.SIGKILL)
-        time.sleep(0.5)  # no check(), no disarm: the device is on its own
-    s = open_session(run.result["session"])
+        os.kill(run.procs[process].pid, signal.SIGKILL)
+        time.sleep(0.5)
+    return open_session(run.result["session"])
+
+
+def test_the_driver_watchdog_zeroes_force_when_the_loop_dies(tmp_path: Path) -> None:
+    """The session runs on after the loop is killed (the CLI would stop it within its next
+    poll, disarming the device first): the driver's own watchdog must zero force."""
+    s = _kill_mid_press(tmp_path, "loop")  # no check(), no disarm: the device is on its own
     state, cmd = s.arrays("state"), s.arrays("command")
     last_cmd_ns = int(cmd["host_time_ns"][-1])
     after = state["host_time_ns"] > last_cmd_ns + int(WATCHDOG_MS * 1e6) + 20_000_000
@@ -154,13 +160,7 @@ def test_kill_9_of_the_device_fades_force_and_leaves_a_readable_session(tmp_path
 def test_the_loop_fades_force_to_zero_when_the_device_dies(tmp_path: Path) -> None:
     """The session runs on for a while after the device process is killed (the CLI would
     stop it within its next poll): the loop flags stale input and commands zero force."""
-    cfg = SessionConfig(duration_s=3.0, record_dir=tmp_path, monitor=False)
-    with SessionRun(cfg) as run:
-        while run.elapsed_s() < 2.0:  # pressing by now
-            time.sleep(0.05)
-        os.kill(run.procs["device"].pid, signal.SIGKILL)
-        time.sleep(0.5)  # no check(): the loop carries on alone
-    s = open_session(run.result["session"])
+    s = _kill_mid_press(tmp_path, "device")  # no check(): the loop carries on alone
     state, tel = s.arrays("state"), s.arrays("telemetry")
     last_sample_ns = int(state["host_time_ns"][-1])
     policy = SafetyPolicy()
