@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from haptics.session import Session
+    from haptics.session.reading import Session
 
 
 def open_session(path: Any) -> Session:
-    """Open a recorded session (see `haptics.session.open_session`)."""
-    from haptics.session import open_session as _open
+    """Open a recorded session (see `haptics.session.reading.open_session`)."""
+    from haptics.session.reading import open_session as _open
 
     return _open(path)

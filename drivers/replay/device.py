@@ -14,11 +14,19 @@ from typing import ClassVar
 
 import numpy as np
 
-from haptics.clock import next_deadline, sleep_until
-from haptics.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3, clamp_force
+from haptics.devices.device import (
+    ZERO,
+    Device,
+    DeviceInfo,
+    FeatureSchema,
+    Sample,
+    Vec3,
+    clamp_force,
+)
 from haptics.errors import DeviceNotFound, SessionError
-from haptics.messages import STATUS_ARMED
-from haptics.session import open_session
+from haptics.loop.clock import next_deadline, sleep_until
+from haptics.session.reading import open_session
+from haptics.wire.messages import STATUS_ARMED
 
 
 class ReplayDevice(Device):

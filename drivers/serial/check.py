@@ -21,8 +21,8 @@ from typing import Any
 from drivers.serial import protocol as p
 from drivers.serial.device import SerialDevice
 from drivers.serial.emulator import running_emulators
-from haptics.clock import sleep_until
 from haptics.errors import DeviceError
+from haptics.loop.clock import sleep_until
 
 WARMUP_S = 0.25  # the device's tick phase-locks to the commands in ~25 ms; not measured
 RT_PRIORITY = 40

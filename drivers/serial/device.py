@@ -35,9 +35,9 @@ import serial
 
 from drivers.serial import protocol as p
 from drivers.serial.framing import FrameReader
-from haptics.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3
+from haptics.devices.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3
 from haptics.errors import DeviceError, DeviceLost, DeviceNotFound, FirmwareMismatch, MessageError
-from haptics.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
+from haptics.wire.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
 
 log = logging.getLogger(__name__)
 

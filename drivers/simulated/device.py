@@ -12,9 +12,17 @@ from typing import ClassVar
 
 from drivers.simulated.hand import HandModel
 from drivers.simulated.operator import PALPATION_SCRIPT, Waypoint, target
-from haptics.clock import next_deadline, sleep_until
-from haptics.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3, clamp_force
-from haptics.messages import STATUS_ARMED, STATUS_CLAMPED
+from haptics.devices.device import (
+    ZERO,
+    Device,
+    DeviceInfo,
+    FeatureSchema,
+    Sample,
+    Vec3,
+    clamp_force,
+)
+from haptics.loop.clock import next_deadline, sleep_until
+from haptics.wire.messages import STATUS_ARMED, STATUS_CLAMPED
 
 RATE_HZ = 1000.0
 MAX_FORCE_N = 8.0  # Falcon-class continuous force

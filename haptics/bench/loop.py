@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.session import Session, loop_figures, open_session
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.reading import Session, loop_figures, open_session
 
 LATE_NS = 1_000_000
 

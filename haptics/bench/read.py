@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from haptics.manifest import Manifest, StreamInfo, write_manifest
-from haptics.messages import LAYOUTS, Layout
-from haptics.recorder import RecorderConfig, arrow_schema
-from haptics.session import open_session
+from haptics.session.manifest import Manifest, StreamInfo, write_manifest
+from haptics.session.reading import open_session
+from haptics.session.recorder import RecorderConfig, arrow_schema
+from haptics.wire.messages import LAYOUTS, Layout
 
 RATE_HZ = 1000
 # rows per record batch, exactly as the recorder writes them at 1 kHz

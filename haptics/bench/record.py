@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.session import open_session, summarize
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.reading import open_session, summarize
 
 SAMPLE_STREAMS = ("state", "command", "telemetry")
 

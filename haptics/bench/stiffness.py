@@ -11,7 +11,7 @@ The model (a sampled-data system, all of it in this file):
 * **Sampling**: position and velocity are sampled every T = 1/rate_hz (1 kHz). The loop's
   velocity estimate is the backward difference of sampled positions.
 * **Wall** (computed from sample n): F = −(K·p + B_w·v̂) while p = x > 0, never pulling.
-* **Passivity controller** (optional): `haptics.passivity.passivity_step` on F, observing the
+* **Passivity controller** (optional): `haptics.loop.passivity.passivity_step` on F, observing the
   force actually applied during the last period (what a device echoes) against v̂.
 * **Delay and hold**: the command computed from sample n reaches the device `delay_samples`
   periods later (default 1: one period of computation + communication) and is held
@@ -40,7 +40,7 @@ simulated criterion should reproduce (it lands a few % below: near the bound the
 too slow for the decay rule); and the highest stable K without the PC but with a fixed wall
 damper as large as the PC's bound — in this 1-D model the PC stabilises about what that
 damper does, because after the first impact it is saturated on most contact ticks (see
-haptics.passivity, "deficit memory").
+haptics.loop.passivity, "deficit memory").
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ import numpy as np
 import scipy.linalg
 
 from haptics.errors import ConfigError
-from haptics.passivity import PassivityState, passivity_step
+from haptics.loop.passivity import PassivityState, passivity_step
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 import zmq
 from rich.table import Table
 
-from haptics.messages import TELEMETRY
+from haptics.wire.messages import TELEMETRY
 
 
 class LiveStats:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from haptics.replay import replay_session
+from haptics.runtime.replay import replay_session
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

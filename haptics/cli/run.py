@@ -18,9 +18,9 @@ from rich.live import Live
 
 from haptics.cli.live import LiveStats
 from haptics.errors import HapticsError
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.registry import load_tool
-from haptics.safety import load_policy
+from haptics.loop.safety import load_policy
+from haptics.plugins import load_tool
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

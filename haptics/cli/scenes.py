@@ -1,7 +1,7 @@
 """`haptics scenes list|plot-model`: the scenes installed, and tissue models' curves.
 
 The core never imports `sim` by name: scenes come from the `haptics.scenes` entry points
-(`haptics.registry`), and the plotting tool from the `haptics.tools` entry point group
+(`haptics.plugins`), and the plotting tool from the `haptics.tools` entry point group
 (`plot-model = "sim.tissue.plot:plot_model"`, a callable `(model_name, out_path) -> Path`
 that raises ConfigError naming the known models for an unknown one).
 """
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from haptics.errors import HapticsError
-from haptics.registry import load_scene, load_tool, scene_names
+from haptics.plugins import load_scene, load_tool, scene_names
 
 PLOT_MODEL_TOOL = "plot-model"
 

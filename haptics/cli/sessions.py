@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from haptics.session import list_sessions, open_session, summarize
+from haptics.session.reading import list_sessions, open_session, summarize
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,7 +124,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_qa(args: argparse.Namespace) -> int:
-    from haptics.session_qa import QAThresholds, qa_report
+    from haptics.session.qa import QAThresholds, qa_report
 
     overrides = {
         k: v
@@ -146,7 +146,7 @@ def cmd_qa(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    from haptics.session_repair import repair_session
+    from haptics.session.repair import repair_session
 
     report = repair_session(args.path)
     if args.json:
@@ -157,7 +157,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from haptics.session_plot import plot_session
+    from haptics.session.plot import plot_session
 
     session = open_session(args.path)
     out = plot_session(session, args.out or session.path / "session.png")

@@ -41,8 +41,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from haptics.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
-from haptics.scene import NO_CONTACT, Contact, Vec3
+from haptics.loop.scene import NO_CONTACT, Contact, Vec3
+from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
 from sim.scenes.needle import OPERATOR_ARM_STIFFNESS_N_PER_M, lateral_spring
 from sim.tissue.base import TissueInput
 from sim.tissue.cutting import Cutting, CuttingState

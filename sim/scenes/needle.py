@@ -39,8 +39,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from haptics.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
-from haptics.scene import NO_CONTACT, Contact, Vec3
+from haptics.loop.scene import NO_CONTACT, Contact, Vec3
+from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
 from sim.tissue.base import TissueInput
 from sim.tissue.layered import INTACT, SKIN_FAT_MUSCLE, Layer, LayeredState
 from sim.tissue.needle import NeedleInsertion

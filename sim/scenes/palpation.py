@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from haptics.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
-from haptics.scene import NO_CONTACT, Contact, Vec3
+from haptics.loop.scene import NO_CONTACT, Contact, Vec3
+from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
 from sim.tissue.kelvin_voigt import kelvin_voigt_force
 from sim.world import World
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from haptics.device import ZERO, Device, Lifecycle
-from haptics.device_process import make_device
+from haptics.devices.device import ZERO, Device, Lifecycle
+from haptics.devices.process import make_device
 from haptics.errors import DeviceError
-from haptics.registry import driver_names
+from haptics.plugins import driver_names
 
 DEVICES = ["simulated:2"]
 

@@ -3,7 +3,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haptics.clock import next_deadline, sleep_until
+from haptics.loop.clock import next_deadline, sleep_until
 
 P = 1_000_000
 
@@ -34,7 +34,7 @@ def test_sleep_until_never_wakes_early() -> None:
 
 
 def test_phase_correction_moves_toward_the_target_lag() -> None:
-    from haptics.clock import phase_correction
+    from haptics.loop.clock import phase_correction
 
     # ticking 200 µs after publish, target 40 µs: move earlier, bounded
     assert phase_correction(200_000, 40_000, P, 0.1, 5_000) == -5_000

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from haptics.errors import MessageError
-from haptics.messages import COMMAND, LAYOUTS, STATE, TELEMETRY
+from haptics.wire.messages import COMMAND, LAYOUTS, STATE, TELEMETRY
 
 
 def test_state_round_trip() -> None:

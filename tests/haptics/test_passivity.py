@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haptics.passivity import PassivityState, passivity_step
+from haptics.loop.passivity import PassivityState, passivity_step
 
 DT = 1e-3
 OFF = 0.0  # max_damping 0: observer only

@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 
 from haptics.errors import SessionError
-from haptics.manifest import Manifest, write_manifest
-from haptics.messages import COMMAND, STATE, TELEMETRY
-from haptics.recorder import StreamWriter
-from haptics.session import loop_figures, open_session, read_stream, seq_gaps, summarize
+from haptics.session.manifest import Manifest, write_manifest
+from haptics.session.reading import loop_figures, open_session, read_stream, seq_gaps, summarize
+from haptics.session.recorder import StreamWriter
+from haptics.wire.messages import COMMAND, STATE, TELEMETRY
 
 
 def _state(seq: int) -> bytes:
@@ -125,7 +125,7 @@ def test_summary_of_a_small_synthetic_session(tmp_path: Path) -> None:
 
 
 def test_clock_mapping_recovers_offset_and_drift() -> None:
-    from haptics.session_qa import clock_mapping
+    from haptics.session.qa import clock_mapping
 
     device = np.arange(0, 10_000) * 1_000_000
     host = 5_000_000 + (device * (1 + 50e-6)).astype(np.int64)
@@ -152,7 +152,7 @@ def test_streams_align_on_host_time(tmp_path: Path) -> None:
 
 
 def test_a_missing_stream_file_reads_empty_and_repair_restores_it(tmp_path: Path) -> None:
-    from haptics.session_repair import repair_session
+    from haptics.session.repair import repair_session
 
     m = Manifest(loop={"rate_hz": 1000.0})
     for name, layout in (("state", STATE), ("command", COMMAND), ("telemetry", TELEMETRY)):

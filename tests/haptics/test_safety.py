@@ -3,7 +3,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haptics.device import clamp_force
+from haptics.devices.device import clamp_force
 
 anything = st.floats(allow_nan=True, allow_infinity=True)
 

@@ -17,7 +17,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from haptics.errors import ConfigError
-from haptics.safety import (
+from haptics.loop.safety import (
     CLOCK_SKEW_NS,
     RATE_WINDOW_NS,
     SAFETY_BAD_INPUT,
@@ -303,7 +303,7 @@ def test_estop_latches_until_reset_then_reengages() -> None:
 
 def test_flag_helpers() -> None:
     assert describe_flags(SAFETY_CLAMPED | SAFETY_ESTOP) == ["clamped", "estop"]
-    from haptics.messages import (
+    from haptics.wire.messages import (
         FLAG_BAD_INPUT,
         FLAG_CLAMPED,
         FLAG_ENGAGING,
@@ -517,7 +517,7 @@ def check_sequence(policy: SafetyPolicy, sequence: list[Tick], t0: int) -> None:
 
 
 def test_disengage_drops_force_and_keeps_an_estop_latched() -> None:
-    from haptics.safety import disengage
+    from haptics.loop.safety import disengage
 
     engaged = SafetyState(1.0, 0.0, 2.0, True, 1.0, False, 123)
     d = disengage(engaged)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from haptics.device import Vec3
-from haptics.teleop import (
+from haptics.devices.device import Vec3
+from haptics.loop.teleop import (
     Mapping,
     TeleopState,
     device_to_tool,

@@ -6,7 +6,7 @@ import pytest
 import zmq
 
 from haptics.errors import HapticsError
-from haptics.transport import (
+from haptics.wire.transport import (
     SeqTracker,
     check_bind_allowed,
     drain_latest,
@@ -79,7 +79,7 @@ def test_drain_latest_keeps_only_the_newest(tmp_path: Path) -> None:
 
 
 def test_control_request_times_out_when_nobody_answers(tmp_path: Path) -> None:
-    from haptics.control import ControlServer, request
+    from haptics.wire.control import ControlServer, request
 
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     ep = ipc_endpoints(tmp_path)["ctl-loop"]

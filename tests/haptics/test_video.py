@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from haptics.errors import RecorderError
-from haptics.video import VideoWriter, probe_video, pts_for
+from haptics.session.video import VideoWriter, probe_video, pts_for
 
 W, H, FPS = 160, 120, 30
 

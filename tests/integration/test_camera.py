@@ -7,13 +7,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from haptics.camera import CameraPose, Renderer, pack_frame, scene_client, split_frame
 from haptics.errors import MessageError, SceneError
-from haptics.orchestrator import camera_endpoints
-from haptics.registry import load_scene
-from haptics.session import open_session
-from haptics.transport import ipc_endpoints, tcp_endpoints
-from haptics.video import probe_video, read_video_info
+from haptics.plugins import load_scene
+from haptics.runtime.orchestrator import camera_endpoints
+from haptics.session.camera import CameraPose, Renderer, pack_frame, scene_client, split_frame
+from haptics.session.reading import open_session
+from haptics.session.video import probe_video, read_video_info
+from haptics.wire.transport import ipc_endpoints, tcp_endpoints
 
 from .conftest import haptics
 

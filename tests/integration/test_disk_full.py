@@ -13,12 +13,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from haptics.manifest import Manifest, read_manifest
-from haptics.messages import STATE
-from haptics.orchestrator import recording_stopped_message
-from haptics.recorder import RESERVE_NAME, RecorderConfig, Recording
-from haptics.session import open_session
-from haptics.video import probe_video
+from haptics.runtime.orchestrator import recording_stopped_message
+from haptics.session.manifest import Manifest, read_manifest
+from haptics.session.reading import open_session
+from haptics.session.recorder import RESERVE_NAME, RecorderConfig, Recording
+from haptics.session.video import probe_video
+from haptics.wire.messages import STATE
 
 from .conftest import haptics
 

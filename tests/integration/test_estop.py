@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from haptics import control
-from haptics.messages import EVENT_ESTOP, FLAG_ESTOP
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.session import open_session
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.reading import open_session
+from haptics.wire import control
+from haptics.wire.messages import EVENT_ESTOP, FLAG_ESTOP
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_force_re_engages_from_zero_after_the_device_dropped_it(tmp_path: Path) 
             time.sleep(0.05)
     s = open_session(run.result["session"])
     tel, state = s.arrays("telemetry"), s.arrays("state")
-    from haptics.messages import STATUS_ARMED
+    from haptics.wire.messages import STATUS_ARMED
 
     armed = (state["status"] & STATUS_ARMED) != 0
     seq_armed = dict(zip(state["seq"].tolist(), armed.tolist(), strict=True))

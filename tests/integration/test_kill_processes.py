@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from haptics.messages import FLAG_STALE_INPUT, FLAG_STOPPING, STATUS_WATCHDOG
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.safety import SafetyPolicy
-from haptics.session import Session, open_session, read_stream
-from haptics.video import probe_video
+from haptics.loop.safety import SafetyPolicy
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.reading import Session, open_session, read_stream
+from haptics.session.video import probe_video
+from haptics.wire.messages import FLAG_STALE_INPUT, FLAG_STOPPING, STATUS_WATCHDOG
 
 from .conftest import HAPTICS, haptics
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.replay import compare_forces
-from haptics.session import open_session
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.runtime.replay import compare_forces
+from haptics.session.reading import open_session
 
 from .conftest import haptics
 

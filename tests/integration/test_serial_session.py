@@ -30,8 +30,8 @@ def test_emulator_killed_mid_session_is_reported_and_the_session_stays_readable(
 ) -> None:
     import time
 
-    from haptics.orchestrator import SessionConfig, SessionRun
-    from haptics.session import open_session, summarize
+    from haptics.runtime.orchestrator import SessionConfig, SessionRun
+    from haptics.session.reading import open_session, summarize
 
     emu = start_emulator("paddle")
     try:

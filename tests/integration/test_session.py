@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.session import open_session, summarize
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.reading import open_session, summarize
 
 from .conftest import HAPTICS, haptics
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from drivers.simulated.device import MAX_FORCE_N
 from drivers.simulated.hand import HandModel
 from drivers.simulated.operator import Waypoint, target
-from haptics.scene import Scene, Vec3
+from haptics.loop.scene import Scene, Vec3
 
 DT = 1e-3
 STILL: Vec3 = (0.0, 0.0, 0.0)

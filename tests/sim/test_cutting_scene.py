@@ -14,14 +14,14 @@ from hand_loop import run_with_hand
 from pydantic import ValidationError
 
 from drivers.simulated.device import MAX_FORCE_N
-from haptics.messages import (
+from haptics.loop.scene import NO_CONTACT, Contact, Vec3
+from haptics.plugins import load_scene, scene_names
+from haptics.wire.messages import (
     EVENT_CONTACT_END,
     EVENT_CONTACT_START,
     EVENT_CUT_END,
     EVENT_CUT_START,
 )
-from haptics.registry import load_scene, scene_names
-from haptics.scene import NO_CONTACT, Contact, Vec3
 from sim.scenes.cutting import CuttingScene, required_operator_depth_m
 
 DT = 1e-3

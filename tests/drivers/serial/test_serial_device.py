@@ -11,9 +11,9 @@ import pytest
 from drivers.serial import protocol as p
 from drivers.serial.device import SerialDevice
 from drivers.serial.emulator import EmulatorProcess, start_emulator
-from haptics.device import ZERO, Lifecycle
+from haptics.devices.device import ZERO, Lifecycle
 from haptics.errors import DeviceError, DeviceLost, DeviceNotFound, FirmwareMismatch
-from haptics.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
+from haptics.wire.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
-from haptics.device import Vec3
+from haptics.devices.device import Vec3
 
 
 class Mapping(BaseModel):

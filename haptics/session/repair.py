@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from haptics.errors import SessionError
-from haptics.manifest import write_manifest
-from haptics.recorder import sha256
-from haptics.session import open_session, seq_gaps
+from haptics.session.manifest import write_manifest
+from haptics.session.reading import open_session, seq_gaps
+from haptics.session.recorder import sha256
 
 
 def repair_session(path: str | Path) -> dict[str, Any]:

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from haptics.device import Vec3
+from haptics.devices.device import Vec3
 
 # Default bound on the PC's damping, sized for the simulated stylus (0.1 kg) at 1 kHz:
 # α·dt/m = 0.2, i.e. the damper removes at most a fifth of the velocity per tick. The PC's

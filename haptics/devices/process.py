@@ -20,13 +20,13 @@ from typing import Any
 import zmq
 from pydantic import BaseModel
 
-from haptics.control import ControlServer
-from haptics.device import ZERO, Device, Lifecycle
+from haptics.devices.device import ZERO, Device, Lifecycle
 from haptics.errors import HapticsError
-from haptics.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
+from haptics.plugins import load_driver, split_device_spec
 from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
-from haptics.registry import load_driver, split_device_spec
-from haptics.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
+from haptics.wire.control import ControlServer
+from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
+from haptics.wire.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
 _RING = 4096  # publish times kept for latency matching (4 s at 1 kHz)
 SILENT_MS = 200.0  # no sample for this long: the device is reported silent (lost)

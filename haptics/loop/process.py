@@ -15,11 +15,27 @@ from typing import Any, Literal
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.clock import next_deadline, phase_correction, quantile_step
-from haptics.control import ControlServer
-from haptics.device import Vec3
+from haptics.devices.device import Vec3
 from haptics.errors import HapticsError
-from haptics.messages import (
+from haptics.loop.clock import next_deadline, phase_correction, quantile_step
+from haptics.loop.passivity import PassivityState, passivity_step
+from haptics.loop.safety import (
+    SAFETY_ESTOP,
+    SAFETY_STALE,
+    SafetyLimits,
+    SafetyPolicy,
+    SafetyState,
+    command_flags,
+    disengage,
+    reset_estop,
+    safety_step,
+)
+from haptics.loop.scene import Scene
+from haptics.loop.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
+from haptics.plugins import load_scene
+from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zmq_context
+from haptics.wire.control import ControlServer
+from haptics.wire.messages import (
     BUTTON_CLUTCH,
     COMMAND,
     EVENT_ESTOP,
@@ -33,23 +49,7 @@ from haptics.messages import (
     STATUS_WATCHDOG,
     TELEMETRY,
 )
-from haptics.passivity import PassivityState, passivity_step
-from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zmq_context
-from haptics.registry import load_scene
-from haptics.safety import (
-    SAFETY_ESTOP,
-    SAFETY_STALE,
-    SafetyLimits,
-    SafetyPolicy,
-    SafetyState,
-    command_flags,
-    disengage,
-    reset_estop,
-    safety_step,
-)
-from haptics.scene import Scene
-from haptics.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
-from haptics.transport import (
+from haptics.wire.transport import (
     drain_latest,
     drain_subscriptions,
     publisher,

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from haptics.errors import HapticsError, SessionError
-from haptics.orchestrator import SessionConfig, SessionRun
-from haptics.session import Session, open_session
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.reading import Session, open_session
 
 
 def force_by_state_seq(session: Session, which: str = "rendered") -> tuple[np.ndarray, np.ndarray]:

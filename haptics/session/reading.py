@@ -17,8 +17,8 @@ import pyarrow as pa
 import pydantic
 
 from haptics.errors import SessionError
-from haptics.manifest import MANIFEST_NAME, Manifest, read_manifest
-from haptics.messages import EVENT_NAMES, LAYOUTS, STATUS_WATCHDOG
+from haptics.session.manifest import MANIFEST_NAME, Manifest, read_manifest
+from haptics.wire.messages import EVENT_NAMES, LAYOUTS, STATUS_WATCHDOG
 
 
 def read_stream(path: Path) -> tuple[pa.Table, bool]:
@@ -82,7 +82,7 @@ class Session:
                 if layout is None:
                     raise
                 # a file lost or unreadable from its first byte: an empty stream, said so
-                from haptics.recorder import arrow_schema
+                from haptics.session.recorder import arrow_schema
 
                 table, cut = arrow_schema(layout).empty_table(), True
                 self.missing[name] = str(exc)
@@ -216,7 +216,7 @@ def summarize(session: Session) -> dict[str, Any]:
         out["max_force_n"], out["contact_fraction"] = 0.0, 0.0
         events = {name: 0 for name in EVENT_NAMES.values()}
     if tel and "safety" in tel and tel["safety"].size:
-        from haptics.safety import SAFETY_INPUT_LOST
+        from haptics.loop.safety import SAFETY_INPUT_LOST
 
         lost = (tel["safety"] & SAFETY_INPUT_LOST) != 0
         events["input_lost"] = int(np.count_nonzero(lost[1:] & ~lost[:-1]) + int(lost[0]))

@@ -188,7 +188,7 @@ TELEMETRY = Layout(
         ("fz", "f8"),  # force commanded (after safety)
         ("events", "u4"),
         ("flags", "u4"),
-        ("safety", "u4"),  # SAFETY_* bits from haptics.safety
+        ("safety", "u4"),  # SAFETY_* bits from haptics.loop.safety
         ("pc_energy_j", "f8"),  # passivity observer: energy into the environment
         ("pc_alpha", "f8"),  # passivity controller damping this tick (N·s/m)
         ("pc_dissipated_j", "f8"),  # total energy the controller dissipated

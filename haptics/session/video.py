@@ -30,8 +30,8 @@ from av.video.frame import PictureType
 from pydantic import BaseModel, Field
 
 from haptics.errors import RecorderError
-from haptics.manifest import MANIFEST_NAME
-from haptics.messages import Layout
+from haptics.session.manifest import MANIFEST_NAME
+from haptics.wire.messages import Layout
 
 VIDEO_FILE: Final = "video.mp4"
 FRAMES_FILE: Final = "frames.arrows"

@@ -6,7 +6,7 @@ and never the file: pyarrow (or any Arrow reader) opens what is there without ou
 Loss is counted from sequence numbers as messages arrive, and stored in the manifest.
 
 With a camera, frames arrive on the "frames" topic (deep queue) and are encoded to
-`video.mp4` (H.264, fragmented MP4, see haptics.video) a few at a time between drains, under
+`video.mp4` (H.264, fragmented MP4, see haptics.session.video) a few at a time between drains, under
 a time budget, so the 1 kHz topics are never left waiting; `frames.arrows` gets one row per
 encoded frame (seq, capture time, source tick, pts). The manifest gets a `video` entry
 (`VideoInfo`: frames, fps, codec, hash at close) beside the standard fields.
@@ -40,14 +40,14 @@ import pyarrow as pa
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.camera import frame_hwm, split_frame
-from haptics.control import ControlServer
 from haptics.errors import MessageError, RecorderError, SessionError
-from haptics.manifest import MANIFEST_NAME, Manifest, StreamInfo, write_manifest
-from haptics.messages import LAYOUTS, Layout
 from haptics.process import child_setup, keep_off_loop_cpu
-from haptics.transport import TOPICS, SeqTracker, subscriber
-from haptics.video import FRAME_INDEX, FRAMES_FILE, VIDEO_FILE, VideoWriter, pts_for
+from haptics.session.camera import frame_hwm, split_frame
+from haptics.session.manifest import MANIFEST_NAME, Manifest, StreamInfo, write_manifest
+from haptics.session.video import FRAME_INDEX, FRAMES_FILE, VIDEO_FILE, VideoWriter, pts_for
+from haptics.wire.control import ControlServer
+from haptics.wire.messages import LAYOUTS, Layout
+from haptics.wire.transport import TOPICS, SeqTracker, subscriber
 
 _SEQ = struct.Struct("<Q")
 _EOS: Final = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
@@ -411,8 +411,8 @@ class Recording:
 
     def clock_mapping(self) -> dict[str, Any]:
         """The device→host clock fit over the recorded state stream (offset, drift, residual)."""
-        from haptics.session import read_stream
-        from haptics.session_qa import clock_mapping
+        from haptics.session.qa import clock_mapping
+        from haptics.session.reading import read_stream
 
         try:
             table, _ = read_stream(self.cfg.session_dir / "state.arrows")

@@ -60,9 +60,9 @@ from typing import Final, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from haptics.device import ZERO, Vec3
+from haptics.devices.device import ZERO, Vec3
 from haptics.errors import ConfigError
-from haptics.messages import (
+from haptics.wire.messages import (
     FLAG_BAD_INPUT,
     FLAG_CLAMPED,
     FLAG_ENGAGING,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from haptics.session import Session, seq_gaps
+from haptics.session.reading import Session, seq_gaps
 
 
 class QAThresholds(BaseModel):

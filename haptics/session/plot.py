@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from haptics.messages import EVENT_NAMES
-from haptics.session import Session
+from haptics.session.reading import Session
+from haptics.wire.messages import EVENT_NAMES
 
 
 def plot_session(session: Session, out: Path) -> Path:

@@ -27,18 +27,18 @@ from typing import Any, Literal
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics import control
-from haptics.camera import CameraConfig, CameraPose, run_camera_process
-from haptics.device_process import DeviceProcessConfig, run_device_process
+from haptics.devices.process import DeviceProcessConfig, run_device_process
 from haptics.errors import HapticsError
-from haptics.loop import LoopConfig, run_loop_process
-from haptics.manifest import Manifest
+from haptics.loop.process import LoopConfig, run_loop_process
+from haptics.loop.safety import SafetyPolicy
+from haptics.loop.teleop import Mapping
+from haptics.plugins import load_driver, load_scene, split_device_spec
 from haptics.process import cpu_plan, keep_off_loop_cpu
-from haptics.recorder import RecorderConfig, VideoSettings, run_recorder_process
-from haptics.registry import load_driver, load_scene, split_device_spec
-from haptics.safety import SafetyPolicy
-from haptics.teleop import Mapping
-from haptics.transport import ipc_endpoints, subscriber, tcp_endpoints
+from haptics.session.camera import CameraConfig, CameraPose, run_camera_process
+from haptics.session.manifest import Manifest
+from haptics.session.recorder import RecorderConfig, VideoSettings, run_recorder_process
+from haptics.wire import control
+from haptics.wire.transport import ipc_endpoints, subscriber, tcp_endpoints
 
 
 class SessionConfig(BaseModel):

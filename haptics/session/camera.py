@@ -36,13 +36,13 @@ import numpy as np
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.clock import next_deadline
-from haptics.control import ControlServer
 from haptics.errors import MessageError, SceneError
-from haptics.messages import TELEMETRY, Layout
+from haptics.loop.clock import next_deadline
+from haptics.plugins import load_scene
 from haptics.process import child_setup, keep_off_loop_cpu
-from haptics.registry import load_scene
-from haptics.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
+from haptics.wire.control import ControlServer
+from haptics.wire.messages import TELEMETRY, Layout
+from haptics.wire.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
 FRAME = Layout(
     "frame",

@@ -53,7 +53,7 @@ class Manifest(BaseModel):
     clock: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamInfo] = Field(default_factory=dict)
     video: dict[str, Any] | None = Field(
-        None, description="camera video entry (haptics.video.VideoInfo), None without camera"
+        None, description="camera video entry (session.video.VideoInfo), None without camera"
     )
     notes: list[str] = Field(default_factory=list)
 
