@@ -41,3 +41,11 @@ class RecorderError(HapticsError):
 
 class FirmwareMismatch(DeviceError):
     """The device's firmware speaks another protocol version or message schema than this host."""
+
+
+class LabelError(HapticsError):
+    """A label, assignment or review was refused (outside the taxonomy, not allowed, ...)."""
+
+
+class StoreError(HapticsError):
+    """The label store could not be opened, migrated or written."""
