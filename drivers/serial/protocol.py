@@ -19,7 +19,7 @@ from typing import Any, Final, NamedTuple
 from drivers.serial.framing import encode_frame
 from haptics.errors import MessageError
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2  # v2: STATE.rx_errors and STATE.overruns widened to u32
 
 
 class MsgType(enum.IntEnum):
@@ -58,7 +58,12 @@ class AckResult(enum.IntEnum):
 FAULT_WATCHDOG: Final = 1 << 0
 FAULT_STALL: Final = 1 << 1
 FAULT_HW_RESET: Final = 1 << 2
-FAULT_NAMES: Final = {FAULT_WATCHDOG: "watchdog", FAULT_STALL: "stall", FAULT_HW_RESET: "hw_reset"}
+FAULT_SENSOR: Final = 1 << 3    # the current sense did not answer in time
+FAULT_CLOCK: Final = 1 << 4     # armed, the device clock read earlier than before
+FAULT_NAMES: Final = {
+    FAULT_WATCHDOG: "watchdog", FAULT_STALL: "stall", FAULT_HW_RESET: "hw_reset",
+    FAULT_SENSOR: "sensor", FAULT_CLOCK: "clock",
+}
 
 # STATE.flags
 STATE_FLAG_CLAMPED: Final = 1 << 0
@@ -230,7 +235,7 @@ MESSAGES: Final[tuple[MessageDef, ...]] = (
     MessageDef(MsgType.SET_PARAMS, "SET_PARAMS", "<IHHffff", SetParams),
     MessageDef(MsgType.DEVICE_INFO, "DEVICE_INFO", "<IBBBBBBHIIHHffff", DeviceInfoReply,
                frozen=True),
-    MessageDef(MsgType.STATE, "STATE", "<IQIffffBBHHH", State),
+    MessageDef(MsgType.STATE, "STATE", "<IQIffffBBHII", State),
     MessageDef(MsgType.ACK, "ACK", "<IBBBH", Ack),
     MessageDef(MsgType.HEARTBEAT_REPLY, "HEARTBEAT_REPLY", "<IQ", HeartbeatReply),
     MessageDef(MsgType.TIME_SYNC_REPLY, "TIME_SYNC_REPLY", "<QQ", TimeSyncReply),
@@ -252,6 +257,7 @@ SCHEMA_HASH: Final = zlib.crc32(schema_text().encode("ascii"))
 STATE_STRUCT: Final = BY_TYPE[MsgType.STATE].struct
 COMMAND_STRUCT: Final = BY_TYPE[MsgType.COMMAND].struct
 _STATE_BODY_SIZE: Final = 2 + STATE_STRUCT.size
+_COMMAND_HEADER: Final = bytes((PROTOCOL_VERSION, MsgType.COMMAND))
 
 
 def encode(msg: Message, version: int = PROTOCOL_VERSION) -> bytes:
@@ -273,7 +279,7 @@ def encode_wire(msg: Message, version: int = PROTOCOL_VERSION) -> bytes:
 
 def encode_command(seq: int, force_n: float, flags: int = 0) -> bytes:
     """Wire bytes of a COMMAND, the one message sent at 1 kHz. `force_n` must fit a float32."""
-    body = b"\x01\x02" + COMMAND_STRUCT.pack(seq & 0xFFFFFFFF, force_n, flags)
+    body = _COMMAND_HEADER + COMMAND_STRUCT.pack(seq & 0xFFFFFFFF, force_n, flags)
     return encode_frame(body)
 
 

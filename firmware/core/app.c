@@ -142,6 +142,7 @@ static void handle_body(app_t *app, const uint8_t *body, size_t n, uint64_t now_
     case MSG_HELLO: {
         static const uint8_t flush = 0u;
         control_new_session(&app->control);
+        hal_motor_write(0.0f); /* at once: a new host finds the device disarmed, force zero */
         hal_serial_tx_discard();
         hal_serial_tx(&flush, 1u); /* ends any frame cut short by the discard */
         send_device_info(app, m.u.hello.nonce);
@@ -224,6 +225,10 @@ void app_tick(app_t *app, uint64_t now_us)
 {
     control_t *c = &app->control;
     float position = (float)hal_encoder_read() * app->cfg.position_lsb_m;
+    float amps = 0.0f;
+    if (!hal_motor_current_a(&amps)) { /* the sensor did not answer in time: fail safe */
+        control_fault(c, FAULT_SENSOR);
+    }
     control_output_t out = control_step(c, now_us, position);
     hal_motor_write(out.duty);
     tick_sync_ticked(&app->sync, now_us);
@@ -239,12 +244,12 @@ void app_tick(app_t *app, uint64_t now_us)
     s->position_m = c->position_m;
     s->velocity_mps = c->velocity_mps;
     s->force_cmd_n = out.force_n;
-    s->force_meas_n = hal_motor_current_a() * app->cfg.force_per_amp_n;
+    s->force_meas_n = amps * app->cfg.force_per_amp_n;
     s->arm_state = c->arming.state;
     s->flags = out.flags;
     s->fault_bits = c->arming.fault_bits;
-    s->rx_errors = (uint16_t)rx_error_total(app);
-    s->overruns = (uint16_t)c->overruns;
+    s->rx_errors = rx_error_total(app);
+    s->overruns = c->overruns;
     app_send(app, &m);
 
     if (now_us >= app->next_counters_us) {

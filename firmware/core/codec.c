@@ -34,7 +34,7 @@ static const field_def_t state_fields[] = {
     F(state, seq, 'I'),          F(state, time_us, 'Q'),      F(state, last_cmd_seq, 'I'),
     F(state, position_m, 'f'),   F(state, velocity_mps, 'f'), F(state, force_cmd_n, 'f'),
     F(state, force_meas_n, 'f'), F(state, arm_state, 'B'),    F(state, flags, 'B'),
-    F(state, fault_bits, 'H'),   F(state, rx_errors, 'H'),    F(state, overruns, 'H')};
+    F(state, fault_bits, 'H'),   F(state, rx_errors, 'I'),    F(state, overruns, 'I')};
 static const field_def_t ack_fields[] = {
     F(ack, nonce, 'I'), F(ack, request_type, 'B'), F(ack, result, 'B'), F(ack, arm_state, 'B'),
     F(ack, fault_bits, 'H')};
@@ -229,40 +229,78 @@ enum codec_status codec_decode_body(const uint8_t *body, size_t n, uint8_t expec
     return CODEC_OK;
 }
 
-static size_t append(char *buf, size_t cap, size_t len, const char *s)
+/*
+ * The schema text is produced piece by piece into a sink, so the hash needs no buffer and
+ * has no length limit: the CRC runs over the pieces as they come.
+ */
+typedef void (*text_sink_t)(void *ctx, const char *s);
+
+static void schema_walk(const msg_def_t *table, size_t count, text_sink_t sink, void *ctx)
 {
-    for (; *s != '\0'; s++, len++) {
-        if (len + 1u < cap) {
-            buf[len] = *s;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t d = 0; d < count; d++) {
+        char head[4] = {hex[table[d].type >> 4], hex[table[d].type & 0xFu], ' ', '\0'};
+        sink(ctx, head);
+        sink(ctx, table[d].name);
+        sink(ctx, " <");
+        for (uint8_t i = 0; i < table[d].n_fields; i++) {
+            char code[2] = {table[d].fields[i].code, '\0'};
+            sink(ctx, code);
+        }
+        sink(ctx, "\n");
+    }
+}
+
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len; /* the full length, even past cap */
+} text_buf_t;
+
+static void text_sink(void *ctx, const char *s)
+{
+    text_buf_t *t = ctx;
+    for (; *s != '\0'; s++, t->len++) {
+        if (t->len + 1u < t->cap) {
+            t->buf[t->len] = *s;
         }
     }
-    if (cap > 0u) {
-        buf[len < cap ? len : cap - 1u] = '\0';
+    if (t->cap > 0u) {
+        t->buf[t->len < t->cap ? t->len : t->cap - 1u] = '\0';
     }
-    return len;
+}
+
+static void crc_sink(void *ctx, const char *s)
+{
+    uint32_t *state = ctx;
+    for (; *s != '\0'; s++) { /* byte by byte: no strlen on the boards' minimal libc */
+        *state = crc32_ieee_update(*state, (const uint8_t *)s, 1u);
+    }
+}
+
+size_t codec_schema_text_of(const msg_def_t *table, size_t count, char *buf, size_t cap)
+{
+    text_buf_t t = {buf, cap, 0u};
+    if (cap > 0u) {
+        buf[0] = '\0';
+    }
+    schema_walk(table, count, text_sink, &t);
+    return t.len;
 }
 
 size_t codec_schema_text(char *buf, size_t cap)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t len = 0;
-    for (size_t d = 0; d < sizeof defs / sizeof defs[0]; d++) {
-        char head[4] = {hex[defs[d].type >> 4], hex[defs[d].type & 0xFu], ' ', '\0'};
-        len = append(buf, cap, len, head);
-        len = append(buf, cap, len, defs[d].name);
-        len = append(buf, cap, len, " <");
-        for (uint8_t i = 0; i < defs[d].n_fields; i++) {
-            char code[2] = {defs[d].fields[i].code, '\0'};
-            len = append(buf, cap, len, code);
-        }
-        len = append(buf, cap, len, "\n");
-    }
-    return len;
+    return codec_schema_text_of(defs, sizeof defs / sizeof defs[0], buf, cap);
+}
+
+uint32_t codec_schema_hash_of(const msg_def_t *table, size_t count)
+{
+    uint32_t state = CRC32_IEEE_INIT;
+    schema_walk(table, count, crc_sink, &state);
+    return state ^ 0xFFFFFFFFu;
 }
 
 uint32_t codec_schema_hash(void)
 {
-    static char text[1024];
-    size_t n = codec_schema_text(text, sizeof text);
-    return crc32_ieee((const uint8_t *)text, n < sizeof text ? n : sizeof text - 1u);
+    return codec_schema_hash_of(defs, sizeof defs / sizeof defs[0]);
 }

@@ -67,8 +67,13 @@ enum codec_status codec_decode_body(const uint8_t *body, size_t n, uint8_t expec
  */
 size_t codec_schema_text(char *buf, size_t cap);
 
-/* CRC-32 of the schema text. */
+/* CRC-32 of the schema text, computed incrementally over the whole text (no buffer, no
+ * length limit). */
 uint32_t codec_schema_hash(void);
+
+/* The same two for any message table (tests: a table whose text is longer than any buffer). */
+size_t codec_schema_text_of(const msg_def_t *table, size_t count, char *buf, size_t cap);
+uint32_t codec_schema_hash_of(const msg_def_t *table, size_t count);
 
 /* Host builds only (needs snprintf): "name=value name=value ..." in layout order; floats as
  * %.9g of the float32 value. Returns the length written (truncated to cap - 1). */

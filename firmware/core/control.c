@@ -41,6 +41,11 @@ void control_init(control_t *c, const control_config_t *cfg, uint64_t now_us)
 void control_new_session(control_t *c)
 {
     c->have_cmd = false;
+    arming_disarm(&c->arming); /* ARMED → DISARMED; a latched FAULT stays for the host to see */
+    c->cmd_force_n = 0.0f;
+    c->cmd_flags = 0;
+    c->out.force_n = 0.0f;
+    c->out.duty = 0.0f;
 }
 
 bool control_command(control_t *c, uint32_t seq, float force_n, uint8_t flags, uint64_t now_us)
@@ -105,6 +110,12 @@ void control_fault(control_t *c, uint16_t bits)
 control_output_t control_step(control_t *c, uint64_t now_us, float position_m)
 {
     control_output_t out = {0.0f, 0.0f, 0};
+
+    /* a clock that reads earlier than the last tick or the last feed: time glitch, fail safe */
+    bool backwards = (c->stepped && now_us < c->last_step_us) || now_us < c->watchdog.last_feed_us;
+    if (backwards && c->arming.state == ARM_ARMED) {
+        arming_fault(&c->arming, FAULT_CLOCK);
+    }
 
     /* timing: overrun and stall */
     float dt_s = (float)c->cfg.period_us * 1e-6f;

@@ -74,7 +74,9 @@ control_params_t control_default_params(const control_config_t *cfg);
 
 void control_init(control_t *c, const control_config_t *cfg, uint64_t now_us);
 
-/* A new host session (HELLO): the next COMMAND is accepted whatever its seq. */
+/* A new host session (HELLO): the device is disarmed (a latched FAULT stays latched), the
+ * setpoint is zeroed, and the next COMMAND is accepted whatever its seq. A new host never
+ * inherits the force or the arming of the previous one. The caller zeroes the motor. */
 void control_new_session(control_t *c);
 
 /*
@@ -95,7 +97,9 @@ uint8_t control_set_params(control_t *c, const control_params_t *p);
 void control_fault(control_t *c, uint16_t bits);
 
 /* One tick at now_us with the measured position: overrun/stall detection, velocity estimate,
- * watchdog check, force. Returns (and stores in c->out) what to drive the motor with. */
+ * watchdog check, force. Returns (and stores in c->out) what to drive the motor with.
+ * Armed, a now_us earlier than the previous tick or the last watchdog feed latches
+ * FAULT_CLOCK (force zero this tick): a clock that went back cannot time the watchdog. */
 control_output_t control_step(control_t *c, uint64_t now_us, float position_m);
 
 #endif

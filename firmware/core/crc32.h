@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Incremental form, for input of any length in pieces:
+ *   s = CRC32_IEEE_INIT; s = crc32_ieee_update(s, a, na); ...; crc = s ^ 0xFFFFFFFF */
+#define CRC32_IEEE_INIT 0xFFFFFFFFu
+uint32_t crc32_ieee_update(uint32_t state, const uint8_t *data, size_t n);
+
 uint32_t crc32_ieee(const uint8_t *data, size_t n);
 
 #endif

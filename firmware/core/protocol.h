@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTOCOL_VERSION 1u
+#define PROTOCOL_VERSION 2u
 
 /* A frame before COBS: [version u8][type u8][payload ...][crc16 LE]. */
 #define FRAME_HEADER_SIZE 2u
@@ -49,6 +49,8 @@ enum arm_state { ARM_DISARMED = 0, ARM_ARMED = 1, ARM_FAULT = 2 };
 #define FAULT_WATCHDOG (1u << 0) /* armed and no valid COMMAND within the watchdog period */
 #define FAULT_STALL (1u << 1)    /* control loop ran late by more than the stall limit */
 #define FAULT_HW_RESET (1u << 2) /* the hardware watchdog reset the chip */
+#define FAULT_SENSOR (1u << 3)   /* a sensor did not answer in time (current-sense ADC) */
+#define FAULT_CLOCK (1u << 4)    /* armed, the clock read earlier than before: time glitch */
 
 /* STATE.flags: facts about the force of this tick. */
 #define STATE_FLAG_CLAMPED (1u << 0)      /* the force clamp limited the command */
@@ -133,8 +135,8 @@ typedef struct {
     uint8_t arm_state;
     uint8_t flags;
     uint16_t fault_bits;
-    uint16_t rx_errors;
-    uint16_t overruns;
+    uint32_t rx_errors; /* wrapping u32 (protocol v2; u16 in v1) */
+    uint32_t overruns;
 } msg_state_t;
 
 typedef struct {

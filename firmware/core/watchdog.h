@@ -16,7 +16,9 @@ typedef struct {
 
 void watchdog_init(watchdog_t *w, uint32_t period_us, uint64_t now_us);
 void watchdog_feed(watchdog_t *w, uint64_t now_us);
-/* True when now_us - last feed >= period (a clock that went backwards never expires it). */
+/* True when now_us - last feed >= period, and when now_us is earlier than the last feed: a
+ * clock that went backwards would otherwise keep the watchdog from ever expiring, so a time
+ * glitch fails safe (the caller zeroes force and latches a fault). */
 bool watchdog_expired(const watchdog_t *w, uint64_t now_us);
 
 #endif

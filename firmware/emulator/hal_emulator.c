@@ -85,9 +85,10 @@ void hal_motor_write(float duty)
     emu.duty = duty;
 }
 
-float hal_motor_current_a(void)
+bool hal_motor_current_a(float *amps)
 {
-    return (float)emu.plant.current_a;
+    *amps = (float)emu.plant.current_a; /* the simulated sense always answers */
+    return true;
 }
 
 size_t hal_serial_rx(uint8_t *buf, size_t cap)

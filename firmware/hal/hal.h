@@ -8,6 +8,7 @@
 #ifndef HAPTICS_HAL_H
 #define HAPTICS_HAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,11 @@ int32_t hal_encoder_read(void);
 /* Motor drive: duty in [-1, 1], sign = direction. 0 means no torque. */
 void hal_motor_write(float duty);
 
-/* Motor current in amperes from the current sense; boards without one return the value
- * implied by the last duty (and do not advertise CAP_CURRENT_SENSE). */
-float hal_motor_current_a(void);
+/* Motor current in amperes from the current sense, into *amps; boards without one give the
+ * value implied by the last duty (and do not advertise CAP_CURRENT_SENSE). Bounded in time:
+ * returns false (and *amps = 0) when the sensor did not answer within its timeout, which the
+ * core latches as FAULT_SENSOR (force zero in the same tick). */
+bool hal_motor_current_a(float *amps);
 
 /* Received serial bytes: copies up to `cap` waiting bytes into `buf` and returns how many
  * (0 when none). Never blocks. */

@@ -32,9 +32,10 @@ void hal_motor_write(float duty)
     hal_host.duty = duty;
 }
 
-float hal_motor_current_a(void)
+bool hal_motor_current_a(float *amps)
 {
-    return hal_host.current_a;
+    *amps = hal_host.current_fault ? 0.0f : hal_host.current_a;
+    return !hal_host.current_fault;
 }
 
 size_t hal_serial_rx(uint8_t *buf, size_t cap)

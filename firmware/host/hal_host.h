@@ -15,6 +15,7 @@ typedef struct {
     int32_t encoder;
     float duty;
     float current_a;
+    int current_fault; /* the current sense does not answer (hal_motor_current_a fails) */
     uint8_t tx[HAL_HOST_TX_CAP];
     size_t tx_len;
     size_t tx_space_limit; /* tx_space() reports at most this (default: all room left) */

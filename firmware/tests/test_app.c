@@ -272,7 +272,7 @@ void test_app_wrong_version_ignored(void)
     msg_t m = make(MSG_COMMAND);
     m.u.command.seq = 1;
     m.u.command.force_n = 1.0f;
-    feed_version(&app, 2, &m, 100);
+    feed_version(&app, PROTOCOL_VERSION - 1u, &m, 100); /* a host of the previous version */
     CHECK(!app.control.have_cmd);
     CHECK_EQ(app.counters.rx_version_errors, 1);
     /* HELLO is answered whatever its version, so the host can say what to flash */
@@ -296,4 +296,93 @@ void test_app_tx_full_drops_whole_frames(void)
     app_tick(&app, 2000);
     collect();
     CHECK(nout == 1 && out[0].type == MSG_STATE && out[0].u.state.seq == 2);
+}
+
+/* A new host (HELLO) finds the device disarmed at zero force, whatever the last host left. */
+void test_app_hello_disarms_and_zeroes(void)
+{
+    static app_t app;
+    start(&app);
+    no_ramp(&app, 0);
+    control(&app, MSG_ARM, 1, 0);
+    command(&app, 1, 1.5f, 500);
+    app_tick(&app, 600);
+    CHECK(hal_host.duty > 0.2f);
+    CHECK_EQ(app.control.arming.state, ARM_ARMED);
+    msg_t m = make(MSG_HELLO);
+    m.u.hello.nonce = 77;
+    feed(&app, &m, 900);
+    CHECK_NEAR(hal_host.duty, 0.0, 0); /* at once, not at the next tick */
+    CHECK_EQ(app.control.arming.state, ARM_DISARMED);
+    app_tick(&app, 1600);
+    collect();
+    const msg_t *st = last_of(MSG_STATE);
+    CHECK(st != NULL && st->u.state.arm_state == ARM_DISARMED && st->u.state.force_cmd_n == 0.0f);
+    CHECK_NEAR(hal_host.duty, 0.0, 0);
+    /* the new host arms: the old setpoint does not come back, force needs a fresh command */
+    control(&app, MSG_ARM, 2, 1700);
+    app_tick(&app, 2600);
+    CHECK_NEAR(hal_host.duty, 0.0, 0);
+    command(&app, 1, 0.6f, 2700); /* its seq restarts: accepted after a HELLO */
+    app_tick(&app, 3600);
+    collect();
+    st = last_of(MSG_STATE);
+    CHECK(st != NULL && st->u.state.arm_state == ARM_ARMED && st->u.state.force_cmd_n == 0.6f);
+    /* a latched fault stays latched across a HELLO: the new host must see it */
+    app_fault(&app, FAULT_STALL);
+    m.u.hello.nonce = 78;
+    feed(&app, &m, 3700);
+    CHECK_EQ(app.control.arming.state, ARM_FAULT);
+    CHECK_EQ(app.control.arming.fault_bits, FAULT_STALL);
+}
+
+/* Error counters on the wire are u32: 70000 errors read as 70000, not 70000 mod 65536. */
+void test_app_state_counters_are_32_bit(void)
+{
+    static app_t app;
+    start(&app);
+    app.control.overruns = 70000u;
+    app.reader.crc_errors = 69000u;
+    app.counters.rx_bad_length = 1000u;
+    app_tick(&app, 1000);
+    collect();
+    const msg_t *st = last_of(MSG_STATE);
+    CHECK(st != NULL);
+    if (st == NULL) {
+        return;
+    }
+    CHECK_EQ(st->u.state.rx_errors, 70000u);
+    /* the tick itself was on time (first tick); the count carried over */
+    CHECK_EQ(st->u.state.overruns, 70000u);
+}
+
+/* The current sense does not answer (ADC conversion timed out): force zero in the same tick,
+ * FAULT_SENSOR latched, and reported. */
+void test_app_sensor_timeout_faults(void)
+{
+    static app_t app;
+    start(&app);
+    no_ramp(&app, 0);
+    control(&app, MSG_ARM, 1, 0);
+    command(&app, 1, 1.5f, 500);
+    app_tick(&app, 600);
+    CHECK(hal_host.duty > 0.2f);
+    hal_host.current_fault = 1;
+    command(&app, 2, 1.5f, 1500);
+    app_tick(&app, 1600);
+    CHECK_NEAR(hal_host.duty, 0.0, 0);
+    collect();
+    const msg_t *st = last_of(MSG_STATE);
+    CHECK(st != NULL && st->u.state.arm_state == ARM_FAULT && st->u.state.force_cmd_n == 0.0f &&
+          (st->u.state.fault_bits & FAULT_SENSOR) != 0u && st->u.state.force_meas_n == 0.0f);
+    /* the sensor answers again: still latched until CLEAR_FAULT, then ARM works */
+    hal_host.current_fault = 0;
+    command(&app, 3, 1.5f, 2500);
+    app_tick(&app, 2600);
+    CHECK_NEAR(hal_host.duty, 0.0, 0);
+    control(&app, MSG_CLEAR_FAULT, 2, 2700);
+    control(&app, MSG_ARM, 3, 2800);
+    command(&app, 4, 1.5f, 3500);
+    app_tick(&app, 3600);
+    CHECK(hal_host.duty > 0.2f);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "crc32.h"
 #include "framing.h"
 #include "harness.h"
 #include "vectors.h"
@@ -184,4 +185,38 @@ void test_reject_vectors(void)
         }
     }
     CHECK(seen >= 8);
+}
+
+/* The schema hash covers the whole schema text, however long: a table whose text is several
+ * KiB (64 messages of 40 fields) hashes to the CRC-32 of all of it, and a change in its last
+ * line changes the hash. */
+void test_schema_hash_has_no_length_limit(void)
+{
+    enum { N_MSG = 64, N_FIELD = 40 };
+    static field_def_t fields[N_FIELD];
+    static msg_def_t table[N_MSG];
+    static char names[N_MSG][40];
+    static char text[16384];
+    for (int i = 0; i < N_FIELD; i++) {
+        fields[i].name = "f";
+        fields[i].code = "BHIQf"[i % 5];
+        fields[i].offset = 0;
+    }
+    for (int d = 0; d < N_MSG; d++) {
+        snprintf(names[d], sizeof names[d], "A_LONG_MESSAGE_NAME_%02d", d);
+        table[d].type = (uint8_t)(d + 1);
+        table[d].name = names[d];
+        table[d].fields = fields;
+        table[d].n_fields = N_FIELD;
+        table[d].frozen = 0;
+    }
+    size_t n = codec_schema_text_of(table, N_MSG, text, sizeof text);
+    CHECK(n > 4096u && n < sizeof text);
+    uint32_t whole = crc32_ieee((const uint8_t *)text, n);
+    CHECK_EQ(codec_schema_hash_of(table, N_MSG), whole);
+    table[N_MSG - 1].n_fields = N_FIELD - 1; /* only the last line changes */
+    CHECK(codec_schema_hash_of(table, N_MSG) != whole);
+    /* the real table: the hash is the CRC-32 of its full text */
+    n = codec_schema_text(text, sizeof text);
+    CHECK_EQ(codec_schema_hash(), crc32_ieee((const uint8_t *)text, n));
 }

@@ -59,7 +59,18 @@ void test_watchdog_expiry(void)
     watchdog_feed(&w, 100000u);
     CHECK(!watchdog_expired(&w, 199999u));
     CHECK(watchdog_expired(&w, 200000u));
-    CHECK(!watchdog_expired(&w, 50000u)); /* clock before the feed: not expired */
+}
+
+/* A clock that reads earlier than the last feed is a time glitch: fail safe, expired. */
+void test_watchdog_clock_backwards_expires(void)
+{
+    watchdog_t w;
+    watchdog_init(&w, 100000u, 5000u);
+    watchdog_feed(&w, 100000u);
+    CHECK(watchdog_expired(&w, 99999u));
+    CHECK(watchdog_expired(&w, 50000u));
+    CHECK(watchdog_expired(&w, 0u));
+    CHECK(!watchdog_expired(&w, 100000u));
 }
 
 void test_clamp_limits(void)
@@ -222,6 +233,48 @@ void test_control_overrun_and_stall(void)
     control_step(&c, 60000, 0.0f); /* 56 ms: stall */
     CHECK_EQ(c.arming.state, ARM_FAULT);
     CHECK(c.arming.fault_bits & FAULT_STALL);
+}
+
+/* Armed and pushing, then the clock jumps back before the last command: the watchdog could
+ * never expire from there, so the step must fail safe at once (zero force, fault latched). */
+void test_control_clock_glitch_fails_safe(void)
+{
+    control_config_t cfg = paddle();
+    control_t c;
+    control_init(&c, &cfg, 0);
+    c.params.ramp_us = 0;
+    control_arm(&c, 1000000u);
+    uint32_t seq = 1;
+    uint64_t t = 1000000u;
+    for (; t < 1100000u; t += 1000u) {
+        control_command(&c, seq++, 1.0f, 0, t);
+        control_step(&c, t + 500u, 0.0f);
+    }
+    CHECK_EQ(c.arming.state, ARM_ARMED);
+    CHECK_NEAR(c.out.force_n, 1.0, 1e-6);
+    /* the clock reads 0.5 s earlier than the last feed: no command will ever come "in time" */
+    control_output_t o = control_step(&c, 600000u, 0.0f);
+    CHECK_NEAR(o.force_n, 0.0, 0);
+    CHECK_NEAR(o.duty, 0.0, 0);
+    CHECK_EQ(c.arming.state, ARM_FAULT);
+    CHECK(c.arming.fault_bits & FAULT_CLOCK);
+    /* still off as time goes on, and commands do not bring force back */
+    float most = 0.0f;
+    for (uint64_t now = 601000u; now < 900000u; now += 1000u) {
+        control_command(&c, seq++, 1.0f, 0, now);
+        o = control_step(&c, now + 500u, 0.0f);
+        most = o.force_n > most ? o.force_n : most;
+    }
+    CHECK_NEAR(most, 0.0, 0);
+    CHECK_EQ(c.arming.state, ARM_FAULT);
+    /* disarmed, a clock that goes back is harmless: no fault, and arming works */
+    control_t d;
+    control_init(&d, &cfg, 500000u);
+    control_step(&d, 501000u, 0.0f);
+    control_step(&d, 1000u, 0.0f);
+    CHECK_EQ(d.arming.state, ARM_DISARMED);
+    CHECK_EQ(d.arming.fault_bits, 0);
+    CHECK_EQ(control_arm(&d, 2000u), ACK_OK);
 }
 
 void test_control_velocity_estimate(void)

@@ -6,6 +6,7 @@
     X(cobs_rejects_invalid)          \
     X(cobs_round_trip_random)        \
     X(schema_matches_vectors)        \
+    X(schema_hash_has_no_length_limit) \
     X(codec_sizes_match_formats)     \
     X(frame_vectors_decode)          \
     X(frame_vectors_encode)          \
@@ -14,6 +15,7 @@
     X(frame_reader_random_garbage)   \
     X(arming_transitions)            \
     X(watchdog_expiry)               \
+    X(watchdog_clock_backwards_expires) \
     X(clamp_limits)                  \
     X(spring_damper_force_law)       \
     X(control_force_only_when_armed) \
@@ -21,6 +23,7 @@
     X(control_watchdog_latches)      \
     X(control_stale_commands)        \
     X(control_overrun_and_stall)     \
+    X(control_clock_glitch_fails_safe) \
     X(control_velocity_estimate)     \
     X(control_set_params_validates)  \
     X(tick_sync_free_runs)           \
@@ -32,4 +35,7 @@
     X(app_corrupt_command_ignored)   \
     X(app_watchdog_trips_in_time)    \
     X(app_wrong_version_ignored)     \
-    X(app_tx_full_drops_whole_frames)
+    X(app_tx_full_drops_whole_frames) \
+    X(app_hello_disarms_and_zeroes)   \
+    X(app_state_counters_are_32_bit)  \
+    X(app_sensor_timeout_faults)

@@ -22,6 +22,7 @@
 #define BOARD_MAX_FORCE_N 3.0f          /* 3 A continuous */
 #define BOARD_SENSE_V_PER_A 1.0f        /* 20 V/V × 50 mΩ */
 #define BOARD_SENSE_MID_V 1.65f
+#define BOARD_ADC_TIMEOUT_US 20u        /* one conversion takes ~3 µs (68 cycles at 24 MHz) */
 #define BOARD_IWDG_RELOAD 80u           /* LSI 32 kHz / 4 → 10 ms */
 
 /* Clocks, pins, timers, UART, ADC and the independent watchdog; motor off. */

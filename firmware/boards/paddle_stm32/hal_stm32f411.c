@@ -159,14 +159,22 @@ void hal_motor_write(float duty)
     }
 }
 
-float hal_motor_current_a(void)
+bool hal_motor_current_a(float *amps)
 {
+    /* a conversion left over from a timed-out read must not pass for this one */
+    ADC1->SR &= ~ADC_SR_EOC;
     ADC1->CR2 |= ADC_CR2_SWSTART;
+    uint32_t start = TIM5->CNT; /* the 1 MHz clock; u32 subtraction survives its wrap */
     while (!(ADC1->SR & ADC_SR_EOC)) {
+        if ((uint32_t)(TIM5->CNT - start) > BOARD_ADC_TIMEOUT_US) {
+            *amps = 0.0f; /* the core latches FAULT_SENSOR: force zero this tick */
+            return false;
+        }
     }
     float volts = (float)(ADC1->DR & 0xFFFu) * (3.3f / 4095.0f);
-    float amps = (volts - BOARD_SENSE_MID_V) / BOARD_SENSE_V_PER_A;
-    return duty_now < 0.0f ? -amps : amps; /* the shunt sees magnitude; the bridge sets sign */
+    float a = (volts - BOARD_SENSE_MID_V) / BOARD_SENSE_V_PER_A;
+    *amps = duty_now < 0.0f ? -a : a; /* the shunt sees magnitude; the bridge sets sign */
+    return true;
 }
 
 size_t hal_serial_rx(uint8_t *buf, size_t cap)

@@ -190,8 +190,9 @@ def test_parameters_clamp_spring_and_watchdog(emulator: EmulatorProcess) -> None
 
 
 @pytest.mark.parametrize(("kwargs", "advice"), [
-    ({"protocol_version": 2}, "Upgrade haptics"),
-    ({"protocol_version": 0}, "Flash firmware for protocol v1"),
+    ({"protocol_version": 3}, "Upgrade haptics to a release for protocol v3"),
+    ({"protocol_version": 1}, "speaking protocol v1; this haptics speaks v2. Flash firmware for "
+                              "protocol v2"),
     ({"schema_hash": 0x12345678}, "Flash firmware built from this haptics checkout"),
 ])
 def test_incompatible_firmware_is_refused(emulator_binary: Path, kwargs: dict[str, int],

@@ -120,9 +120,10 @@ def test_encode_rejects_what_does_not_fit() -> None:
 def test_decode_refuses_with_the_reason() -> None:
     body = protocol.encode(protocol.Command(5, 0.5))
     assert protocol.classify(body) == "ok"
-    assert protocol.classify(b"\x02" + body[1:]) == "version"
+    assert protocol.classify(b"\x01" + body[1:]) == "version"  # a v1 frame
+    assert protocol.classify(bytes((protocol.PROTOCOL_VERSION + 1,)) + body[1:]) == "version"
     assert protocol.classify(body[:-1]) == "length"
-    assert protocol.classify(b"\x01\x7f") == "unknown_type"
+    assert protocol.classify(bytes((protocol.PROTOCOL_VERSION, 0x7F))) == "unknown_type"
     # frozen messages decode whatever their version: a mismatch can still be reported
     info = protocol.encode(protocol.Hello(9), version=9)
     assert protocol.decode(info) == protocol.Hello(9)
@@ -135,5 +136,9 @@ def test_command_fast_path_matches_the_generic_encoder() -> None:
 
 
 def test_state_layout_is_what_the_firmware_sends() -> None:
-    assert protocol.BY_NAME["STATE"].size == struct.calcsize("<IQIffffBBHHH") == 40
-    assert protocol.SCHEMA_HASH == 0x8EC5E195
+    # protocol v2: rx_errors and overruns are u32 (v1 truncated them to u16)
+    assert protocol.PROTOCOL_VERSION == 2
+    assert protocol.BY_NAME["STATE"].size == struct.calcsize("<IQIffffBBHII") == 44
+    assert protocol.SCHEMA_HASH == 0xBB319D56
+    st = protocol.State(1, 2, 3, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 70_000, 0xFFFFFFFF)
+    assert protocol.decode(protocol.encode(st)) == st
