@@ -20,6 +20,7 @@ class World:
         self.client = pybullet.connect(pybullet.DIRECT)
         if self.client < 0:
             raise SceneError("pybullet could not start a DIRECT client")
+        self._open = True
 
     def box(
         self, half_extents: tuple[float, float, float], position: tuple[float, float, float]
@@ -51,5 +52,9 @@ class World:
         return list(pybullet.getClosestPoints(a, b, max_distance, physicsClientId=self.client))
 
     def close(self) -> None:
-        if pybullet.isConnected(self.client):
-            pybullet.disconnect(self.client)
+        """Disconnect (idempotent: pybullet reuses client ids, so a second disconnect could
+        end another world's client)."""
+        if self._open:
+            self._open = False
+            if pybullet.isConnected(self.client):
+                pybullet.disconnect(self.client)

@@ -20,18 +20,23 @@ the scene keeps as a plain value:
   a ~4 N force that flips with the sign of the velocity reverses a 0.1 kg stylus within one
   tick (4 N·1 ms / 0.1 kg = 40 mm/s, more than a drag speed) and chatters at 500 Hz
   (measured offline with the simulated hand); a spring limited by the resistance does not.
-  The proxy's cap is the resistance r·G·d itself (static = kinetic: a blade pulled more
-  gently than that stays put, held by the tissue), recovered from the model's output, which
-  scales it by the smoothed sign |σ(v)| of the speed along the path.
+  The proxy's cap is the resistance r·G·d itself (`Cutting.drag_resistance_n`; static =
+  kinetic: a blade pulled more gently than that stays put, held by the tissue).
   Simplification: the model is 1-D along the planned path, so only motion along the path
   is resisted and extends the cut; motion across it is free. The edge has a length
-  (`edge_length_m`): pulled back less than that from the front of the cut being made, it
-  still meets intact tissue (see `_edge_on_front`).
+  (`edge_length_m`, a model parameter): the resistance changes from intact to cut tissue
+  over it, so pulling the blade back from the front of its cut lowers the force smoothly.
 
 Events: EVENT_CUT_START when the blade breaks in, EVENT_CUT_END when it leaves the tissue;
 EVENT_CONTACT_START / _END at the surface. The cut stays cut: the model state's intervals
 (`cut_intervals_m`, `cut_segments_m`) are the ground truth of what was cut; `describe()`
 (called at the start of a session) gives the parameters and the planned path.
+
+State kept between ticks: the model's `CuttingState` (pass, cut intervals, and the blade's
+path coordinate, handed to the model as a position, not integrated from a velocity), the
+proxy's position, and whether the blade was in contact (`sim.scenes.probe`). The model's
+tangential velocity is the sample's velocity projected on the path. So a repeated sample
+(the loop reuses the previous one when a new sample is late) renders the same force again.
 """
 
 from __future__ import annotations
@@ -41,16 +46,15 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from haptics.loop.scene import NO_CONTACT, Contact, Vec3
-from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
+from haptics.loop.scene import Contact, Vec3
 from sim.scenes.needle import OPERATOR_ARM_STIFFNESS_N_PER_M, lateral_spring
+from sim.scenes.probe import ContactEdges, Probe, left_contact
 from sim.tissue.base import TissueInput
 from sim.tissue.cutting import Cutting, CuttingState
 from sim.world import World
 
 BLOCK_HALF_EXTENTS_M = (0.10, 0.10, 0.04)
 MAX_PATH_OFFSET_M = 0.06  # path ends within ±6 cm of the block's centre
-_SIGMA_MIN = 0.01  # below 1 % of v₀ the blade counts as still: hold the last resistance
 
 
 class CuttingConfig(BaseModel):
@@ -79,8 +83,8 @@ class CuttingConfig(BaseModel):
         0.002,
         ge=0,
         le=0.02,
-        description="length of the edge in contact: a blade pulled back less than this from "
-        "the front of the cut it is making still meets intact tissue there",
+        description="length of the edge in contact, over which the resistance changes "
+        "between intact and cut tissue (see sim.tissue.cutting)",
     )
     path_start_m: tuple[float, float] = Field((-0.020, 0.0), description="planned cut, x, y")
     path_end_m: tuple[float, float] = Field((0.020, 0.0), description="planned cut, x, y")
@@ -130,22 +134,22 @@ class CuttingScene:
             toughness_j_per_m2=cfg.toughness_j_per_m2,
             recut_fraction=cfg.recut_fraction,
             friction_velocity_m_s=cfg.friction_velocity_m_s,
+            edge_length_m=cfg.edge_length_m,
         )
         (ax, ay), (bx, by) = cfg.path_start_m, cfg.path_end_m
         length = math.hypot(bx - ax, by - ay)
         self.path_length_m = length
         self._ux, self._uy = (bx - ax) / length, (by - ay) / length
         self.world: World | None = None
+        self._probe: Probe | None = None
         self.state: CuttingState = self.model.initial_state()
-        self._in_contact = False
+        self._edges = ContactEdges()
         self._proxy_x = self._proxy_y = 0.0
-        self._drag_per_depth = 0.0  # r·G (N/m): the cut's resistance per metre of depth
 
     def build(self) -> None:
         """Create the tissue block and the blade edge in a DIRECT pybullet client."""
-        w = self.world = World()
-        self.block = w.box(BLOCK_HALF_EXTENTS_M, (0.0, 0.0, -BLOCK_HALF_EXTENTS_M[2]))
-        self.blade = w.sphere(self.cfg.blade_radius_m, (0.0, 0.0, 0.05))
+        probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.blade_radius_m)
+        self.world, self.block, self.tool = probe.world, probe.block, probe.tool
 
     def path_coordinate_m(self, x: float, y: float) -> float:
         """Position (m) of the point (x, y) projected onto the planned path, from its start."""
@@ -154,51 +158,29 @@ class CuttingScene:
 
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
         """Move the blade edge to `tool` (m), render normal + drag force (N) for `dt_s` s."""
-        w = self.world
-        assert w is not None, "build() first"
-        r = self.cfg.blade_radius_m
+        probe = self._probe
+        assert probe is not None, "build() first"
         x, y = tool[0], tool[1]
-        w.move(self.blade, (x, y, tool[2] + r))
-        depth = 0.0
-        hits = w.closest(self.blade, self.block, 0.0)
-        if hits:
-            depth = -min(h[8] for h in hits)
-        # Velocity along the path as the change of the path coordinate, so the model's
-        # integrated position is exactly the blade's coordinate (no drift).
-        ax, ay = self.cfg.path_start_m
-        s = self._edge_on_front((x - ax) * self._ux + (y - ay) * self._uy)
-        along = (s - self.state.position_m) / dt_s
+        depth = probe.touch(tool).depth_m
+        # The model gets the blade's path coordinate as a position and the sample's velocity
+        # along the path: a repeated sample repeats both.
+        along = tool_velocity[0] * self._ux + tool_velocity[1] * self._uy
         self.state, out = self.model.step(
-            self.state, TissueInput(depth, -tool_velocity[2], dt_s, along)
+            self.state,
+            TissueInput(depth, -tool_velocity[2], dt_s, along, self.path_coordinate_m(x, y)),
         )
         contact = depth > 0.0
-        events = out.events
-        if contact != self._in_contact:
-            events |= EVENT_CONTACT_START if contact else EVENT_CONTACT_END
-            self._in_contact = contact
+        events = out.events | self._edges.update(contact)
         if not contact:
             self._proxy_x, self._proxy_y = x, y
-            self._drag_per_depth = 0.0
-            if not events:
-                return NO_CONTACT
-            return Contact(False, 0.0, (0.0, 0.0, 0.0), 0.0, -1, False, events)
-        # The model renders Fₜ = −|σ(v)|·r·G·d; the proxy needs the resistance itself, r·G·d,
-        # whatever the speed (static = kinetic), else a blade stopped under a preloaded
-        # spring lurches each time σ → 0. Recover r·G from Fₜ while σ is well defined and
-        # hold it while the blade stands still.
-        if self.state.cutting:
-            sigma = abs(along) / self.model.friction_velocity_m_s
-            if sigma >= _SIGMA_MIN:
-                self._drag_per_depth = -out.tangential_force_n / (min(sigma, 1.0) * depth)
-        else:
-            self._drag_per_depth = 0.0
+            return left_contact(events)
         self._proxy_x, self._proxy_y, fx, fy = lateral_spring(
             self._proxy_x,
             self._proxy_y,
             x,
             y,
             self.cfg.drag_stiffness_n_per_m,
-            self._drag_per_depth * depth,
+            self.model.drag_resistance_n(self.state, depth),
         )
         fz = out.force_n
         return Contact(
@@ -210,21 +192,6 @@ class CuttingScene:
             False,
             events,  # tissue event bits are the telemetry bits
         )
-
-    def _edge_on_front(self, s: float) -> float:
-        """Path coordinate the model sees: within `edge_length_m` behind the front of the cut
-        being made, part of the edge still meets intact tissue, so the blade counts as at the
-        front. (The model treats any point strictly inside the current pass as split, which
-        would drop the force to `recut_fraction` at the first micrometre of backward motion:
-        a stopped blade would chatter between 100 % and 20 % of the force.)"""
-        st = self.state
-        if st.cutting:
-            edge = self.cfg.edge_length_m
-            if st.pass_end_m - edge < s < st.pass_end_m:
-                return st.pass_end_m
-            if st.pass_start_m < s < st.pass_start_m + edge:
-                return st.pass_start_m
-        return s
 
     @property
     def cut_intervals_m(self) -> tuple[tuple[float, float], ...]:
@@ -274,6 +241,6 @@ class CuttingScene:
 
     def close(self) -> None:
         """Disconnect from pybullet (idempotent)."""
-        if self.world is not None:
-            self.world.close()
-            self.world = None
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = self.world = None

@@ -23,6 +23,11 @@ Events: EVENT_PUNCTURE from the model (once per layer per insertion: punctured l
 punctured until the tip is fully withdrawn), EVENT_CONTACT_START / _END when the tip meets /
 leaves the surface. `Contact.layer` is the layer the tip presses on or is inside (−1 out).
 
+State kept between ticks: the model's `LayeredState` (puncture depths, deepest depth), the
+lateral anchor, and whether the tip was in contact (`sim.scenes.probe`). All three follow
+the tip's position, and the model reads the sample's velocity, so a repeated sample (the
+loop reuses the previous one when a new sample is late) renders the same force again.
+
 Rendering note (why `friction_velocity_m_s` defaults to 20 mm/s, not the model's 1 mm/s):
 below v₀ the model's friction and cutting act as a damper of slope (Σμ·L + c)/v₀ (≈1 N/v₀).
 Rendered with the loop's one-tick delay on a ~0.1 kg stylus, a damper is only stable below
@@ -39,8 +44,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from haptics.loop.scene import NO_CONTACT, Contact, Vec3
-from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
+from haptics.loop.scene import Contact, Vec3
+from sim.scenes.probe import ContactEdges, Probe, left_contact
 from sim.tissue.base import TissueInput
 from sim.tissue.layered import INTACT, SKIN_FAT_MUSCLE, Layer, LayeredState
 from sim.tissue.needle import NeedleInsertion
@@ -127,6 +132,13 @@ class NeedleConfig(BaseModel):
     )
     friction_velocity_m_s: float = Field(
         0.02, gt=0, description="v₀ of the model's friction/cutting sign (see module notes)"
+    )
+    bevel_length_m: float = Field(
+        1.0e-3,
+        gt=0,
+        le=0.01,
+        description="the cutting force builds up over this length as the tip enters fresh "
+        "tissue beyond the deepest point reached",
     )
     lateral_stiffness_n_per_m: float = Field(
         1000.0, gt=0, description="tissue holding the shaft sideways once inserted"
@@ -236,42 +248,31 @@ class NeedleScene:
         self.model = NeedleInsertion(
             layers=tuple(layer.to_layer() for layer in self.cfg.layers),
             friction_velocity_m_s=self.cfg.friction_velocity_m_s,
+            bevel_length_m=self.cfg.bevel_length_m,
         )
         self.world: World | None = None
+        self._probe: Probe | None = None
         self.state: LayeredState = self.model.initial_state()
-        self._in_contact = False
+        self._edges = ContactEdges()
         self._anchored = False
         self._anchor_x = self._anchor_y = 0.0
 
     def build(self) -> None:
         """Create the tissue block and the needle tip in a DIRECT pybullet client."""
-        w = self.world = World()
-        hz = BLOCK_HALF_EXTENTS_M[2]
-        self.block = w.box(BLOCK_HALF_EXTENTS_M, (0.0, 0.0, -hz))
-        self.tip = w.sphere(self.cfg.tip_radius_m, (0.0, 0.0, 0.05))
+        probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.tip_radius_m)
+        self.world, self.block, self.tool = probe.world, probe.block, probe.tool
 
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
         """Move the needle tip to `tool` (m), render axial + lateral force (N) for `dt_s` s."""
-        w = self.world
-        assert w is not None, "build() first"
-        # the tip is the bottom of the sphere; place the sphere above it
-        r = self.cfg.tip_radius_m
-        w.move(self.tip, (tool[0], tool[1], tool[2] + r))
-        depth = 0.0
-        hits = w.closest(self.tip, self.block, 0.0)
-        if hits:
-            depth = -min(h[8] for h in hits)
+        probe = self._probe
+        assert probe is not None, "build() first"
+        depth = probe.touch(tool).depth_m
         contact = depth > 0.0
-        events = 0
-        if contact != self._in_contact:
-            events = EVENT_CONTACT_START if contact else EVENT_CONTACT_END
-            self._in_contact = contact
+        events = self._edges.update(contact)
         if not contact:
             self.state = INTACT
             self._anchored = False
-            if not events:
-                return NO_CONTACT
-            return Contact(False, 0.0, (0.0, 0.0, 0.0), 0.0, -1, False, events)
+            return left_contact(events)
         # the insertion axis is −z: depth grows as the tip moves down
         self.state, out = self.model.step(self.state, TissueInput(depth, -tool_velocity[2], dt_s))
         fx = fy = 0.0
@@ -330,6 +331,6 @@ class NeedleScene:
 
     def close(self) -> None:
         """Disconnect from pybullet (idempotent)."""
-        if self.world is not None:
-            self.world.close()
-            self.world = None
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = self.world = None

@@ -9,6 +9,10 @@ Force, each tick, from pybullet collision queries and analytic Kelvin–Voigt la
 - inclusion: the tissue between tool and inclusion is a cushion of `cushion_m`; once the
   tool is closer than that to the inclusion surface the stiff inclusion pushes back through
   it with KV(cushion_m − gap) along the inclusion's normal.
+
+State kept between ticks: only whether the tool was in contact (`sim.scenes.probe`); the
+force is a function of the tool's position and the sample's velocity, so a repeated sample
+(the loop reuses the previous one when a new sample is late) renders the same force again.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from haptics.loop.scene import NO_CONTACT, Contact, Vec3
-from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
+from haptics.loop.scene import Contact, Vec3
+from sim.scenes.probe import ContactEdges, Probe, left_contact
 from sim.tissue.kelvin_voigt import kelvin_voigt_force
 from sim.world import World
+
+BLOCK_HALF_EXTENTS_M = (0.05, 0.05, 0.02)
 
 
 class PalpationConfig(BaseModel):
@@ -67,60 +73,48 @@ class PalpationScene:
         self.cfg = PalpationConfig(**(config or {}))
         self.inclusion = draw_inclusion(self.cfg)
         self.world: World | None = None
-        self._in_contact = False
+        self._probe: Probe | None = None
+        self._edges = ContactEdges()
 
     def build(self) -> None:
-        w = self.world = World()
-        self.block = w.box((0.05, 0.05, 0.02), (0.0, 0.0, -0.02))
-        self.inc = w.sphere(self.inclusion.radius_m, self.inclusion.center_m)
-        self.tool = w.sphere(self.cfg.tool_radius_m, (0.0, 0.0, 0.05))
+        probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.tool_radius_m)
+        self.world, self.block, self.tool = probe.world, probe.block, probe.tool
+        self.inc = probe.world.sphere(self.inclusion.radius_m, self.inclusion.center_m)
 
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
-        w = self.world
-        assert w is not None, "build() first"
-        # the probe's tip is the bottom of the tool sphere; place the sphere above it
-        r = self.cfg.tool_radius_m
-        w.move(self.tool, (tool[0], tool[1], tool[2] + r))
+        probe = self._probe
+        assert probe is not None, "build() first"
         fx = fy = fz = 0.0
-        depth = 0.0
-        hits = w.closest(self.tool, self.block, 0.0)
-        if hits:
-            h = min(hits, key=lambda c: c[8])
-            depth = -h[8]
-            # pybullet's contactNormalOnB points from the block (B) towards the tool (A):
-            # the tissue pushes the tool along it; depth grows when the tool moves against it.
-            nx, ny, nz = h[7]
+        depth, (nx, ny, nz) = probe.touch(tool)
+        contact = depth > 0.0
+        inc = self.inclusion
+        if contact:
+            # The normal points from the block towards the tool: the tissue pushes the tool
+            # along it; depth grows when the tool moves against it.
             rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
             f = kelvin_voigt_force(
                 depth, rate, self.cfg.tissue_stiffness_n_per_m, self.cfg.tissue_damping_ns_per_m
             )
             fx, fy, fz = nx * f, ny * f, nz * f
-        contact = depth > 0.0
-        inc = self.inclusion
-        if contact:
-            gap_hits = w.closest(self.tool, self.inc, self.cfg.cushion_m)
-            if gap_hits:
-                g = min(gap_hits, key=lambda c: c[8])
-                squeeze = self.cfg.cushion_m - g[8]
-                nx, ny, nz = g[7]
+            near = probe.near(self.inc, self.cfg.cushion_m)
+            if near is not None:  # within the cushion: squeezed by cushion − distance
+                squeeze = self.cfg.cushion_m + near.depth_m
+                nx, ny, nz = near.normal
                 rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
                 f = kelvin_voigt_force(
                     squeeze, rate, inc.stiffness_n_per_m, self.cfg.inclusion_damping_ns_per_m
                 )
                 fx, fy, fz = fx + nx * f, fy + ny * f, fz + nz * f
-        events = 0
-        if contact != self._in_contact:
-            events = EVENT_CONTACT_START if contact else EVENT_CONTACT_END
-            self._in_contact = contact
-        if not contact and not events:
-            return NO_CONTACT
+        events = self._edges.update(contact)
+        if not contact:
+            return left_contact(events)
         lateral = math.hypot(tool[0] - inc.center_m[0], tool[1] - inc.center_m[1])
         return Contact(
-            contact,
+            True,
             depth,
             (fx, fy, fz),
             math.sqrt(fx * fx + fy * fy + fz * fz),
-            0 if contact else -1,
+            0,
             lateral < inc.radius_m,
             events,
         )
@@ -147,6 +141,7 @@ class PalpationScene:
         ]
 
     def close(self) -> None:
-        if self.world is not None:
-            self.world.close()
-            self.world = None
+        """Disconnect from pybullet (idempotent)."""
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = self.world = None

@@ -4,6 +4,13 @@ A model never touches pybullet or the clock. The caller passes the penetration d
 the contact normal, its rate, and the time step; the model returns its new state and the
 force it renders. Because state is an explicit value, a test can run a model faster than
 real time and the same logic can move to firmware.
+
+Repeated input: the control loop reuses the previous device sample on a tick whose sample
+arrived late, so a model sees the same (depth, velocity) twice in a row now and then. A
+model must not turn that into a force step: whatever depends on motion is read from the
+velocities in the input (which a repeated sample repeats) or from positions (which it
+repeats too), never from "did the depth change since the previous tick". Each model's
+docstring says what state it keeps between ticks.
 """
 
 from __future__ import annotations
@@ -30,12 +37,18 @@ class TissueInput:
         Models that track a position along a path (`Cutting`) read it as a signed velocity
         along a fixed path direction; a caller that only knows the speed passes it >= 0.
     dt_s: step length in seconds (1e-3 at 1 kHz).
+    path_position_m: where the tool is along that fixed path direction (m), for models that
+        remember where they have been (`Cutting`); None: the model integrates the
+        tangential velocity instead. A caller that knows the position should pass it: a
+        repeated sample then repeats the position, where integrating its velocity twice
+        would move the tool in the model but not in the world.
     """
 
     depth_m: float
     velocity_m_s: float
     dt_s: float
     tangential_velocity_m_s: float = 0.0
+    path_position_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

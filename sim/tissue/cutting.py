@@ -1,7 +1,8 @@
 """Cutting with a blade: press to start an incision, drag to extend it, and it stays cut.
 
 For scalpel-style interaction. The blade presses along the normal (depth d) and moves along
-a 1-D path on the surface (signed tangential velocity; position s integrated from it).
+a 1-D path on the surface (position s along it given by the caller, or integrated from the
+signed tangential velocity).
 
     normal, not cutting:  Fₙ = r·k·d
     cut start:            when Fₙ >= r·F_start → EVENT_CUT_START
@@ -10,17 +11,35 @@ a 1-D path on the surface (signed tangential velocity; position s integrated fro
     tangential, cutting:  Fₜ = −|σ(vₜ)|·r·G·d           (component along the motion, <= 0)
     cut end:              the blade leaves the tissue (d <= 0) → EVENT_CUT_END
 
-r = 1 on intact tissue and r = `recut_fraction` inside an existing cut; G is the tissue's
-fracture toughness, so G·d is the energy per metre of a cut d deep; σ(v) = clamp(v/v₀, −1, 1)
+r is the resistance of the tissue under the edge: 1 on intact tissue, `recut_fraction` well
+inside an existing cut, and in between near a cut's end. G is the tissue's fracture
+toughness, so G·d is the energy per metre of a cut d deep; σ(v) = clamp(v/v₀, −1, 1)
 smooths the sign of the motion so a still blade gets no chatter. `tangential_force_n` is,
 as in the contract, the component along the direction of motion (<= 0 opposes it).
 
+The edge has a length ℓ (`edge_length_m`): a blade whose position lies x inside a cut
+(x = distance to the nearest uncut tissue along the path) still meets intact tissue with
+the part of its edge beyond the cut, so
+
+    r(x) = recut + (1 − recut)·max(0, 1 − x/ℓ)
+
+r is therefore continuous in the position: at the front of the cut being made (x = 0) the
+blade meets intact tissue (r = 1), pulled back it slides into its own cut over ℓ, and
+entering an old cut it meets less and less resistance. (A point blade, ℓ → 0, would drop
+from 1 to `recut` for the first micrometre of backward motion: a blade held still at the
+front would chatter between the two.)
+
 Simplification: the state keeps only where along the path the tissue is cut (a few
-intervals, i.e. the cut length), not the depth profile of the cut. Strictly inside a cut
-interval the tissue counts as split, so pressing again, or dragging the blade back along a
-cut, meets `recut_fraction` of the intact resistance whatever depth the earlier cut
-reached. At the front of the cut being made the blade meets intact tissue (r = 1). What is
-cut stays cut for the model's lifetime.
+intervals, i.e. the cut length), not the depth profile of the cut, so pressing again on a
+cut meets r whatever depth the earlier cut reached. What is cut stays cut for the model's
+lifetime.
+
+State kept between ticks (`CuttingState`): whether a pass is under way, the blade's path
+position, the extent of the current pass and the completed cuts. The position is the
+caller's `path_position_m` when given (the scenes give it), so a repeated sample leaves the
+state as it was and renders the same force; without it the position integrates the
+tangential velocity. The tangential force reads the input's tangential velocity, which a
+repeated sample repeats.
 """
 
 from __future__ import annotations
@@ -88,8 +107,12 @@ class Cutting:
     toughness_j_per_m2: G, fracture toughness. Default 500 J/m²: soft-tissue toughness is
         reported at order 10²–10³ J/m² (soft organs lower, skin higher), giving ~3–4 N of
         drag a few mm deep.
-    recut_fraction: r inside an existing cut, 0 < r <= 1. Default 0.2.
+    recut_fraction: r well inside an existing cut, 0 < r <= 1. Default 0.2.
     friction_velocity_m_s: v₀. Default 1 mm/s.
+    edge_length_m: ℓ, the length of edge in contact along the path, over which the
+        resistance changes between intact and cut tissue. Default 2 mm (the belly of a
+        no. 10–15 scalpel blade meets the tissue over a few mm); 0 is a point blade, whose
+        resistance steps at a cut's end.
 
     Raises ConfigError if a parameter is out of range or not finite.
     """
@@ -99,9 +122,10 @@ class Cutting:
     toughness_j_per_m2: float = 500.0
     recut_fraction: float = 0.2
     friction_velocity_m_s: float = 1.0e-3
+    edge_length_m: float = 2.0e-3
 
     def __post_init__(self) -> None:
-        for name in ("stiffness_n_per_m", "toughness_j_per_m2"):
+        for name in ("stiffness_n_per_m", "toughness_j_per_m2", "edge_length_m"):
             value = getattr(self, name)
             if not 0.0 <= value < float("inf"):
                 raise ConfigError(f"Cutting {name} must be finite and >= 0, got {value}")
@@ -117,9 +141,34 @@ class Cutting:
     def initial_state(self) -> CuttingState:
         return CuttingState()
 
+    def resistance_ratio(self, cuts: tuple[Interval, ...], position_m: float) -> float:
+        """r at `position_m` (m along the path) given the cut `cuts` (disjoint, sorted)."""
+        inside = 0.0
+        for a, b in cuts:
+            if a < position_m < b:
+                inside = min(position_m - a, b - position_m)
+                break
+        if inside <= 0.0:
+            return 1.0
+        edge = self.edge_length_m
+        intact = 1.0 - inside / edge if edge > 0.0 else 0.0
+        if intact <= 0.0:
+            return self.recut_fraction
+        return self.recut_fraction + (1.0 - self.recut_fraction) * intact
+
+    def drag_resistance_n(self, state: CuttingState, depth_m: float) -> float:
+        """r·G·d in N: the cut's resistance to the blade at the state's position, `depth_m`
+        deep, while a pass is under way (0 otherwise). It is what a blade held still meets
+        (static = kinetic); `tangential_force_n` is this scaled by |σ(v)|."""
+        if not (state.cutting and depth_m > 0.0):
+            return 0.0
+        ratio = self.resistance_ratio(state.cut_intervals, state.position_m)
+        return ratio * self.toughness_j_per_m2 * depth_m
+
     def step(self, state: CuttingState, inp: TissueInput) -> tuple[CuttingState, TissueOutput]:
         v = inp.tangential_velocity_m_s
-        position = state.position_m + v * inp.dt_s
+        given = inp.path_position_m
+        position = state.position_m + v * inp.dt_s if given is None else given
         depth = inp.depth_m
         cuts = state.cuts
         if not depth > 0.0:
@@ -133,13 +182,7 @@ class Cutting:
         cutting = state.cutting
         start = state.pass_start_m
         end = state.pass_end_m
-        split = cutting and start < position < end
-        if not split:
-            for a, b in cuts:
-                if a < position < b:
-                    split = True
-                    break
-        ratio = self.recut_fraction if split else 1.0
+        ratio = self.resistance_ratio(state.cut_intervals, position)
         normal = ratio * self.stiffness_n_per_m * depth
         threshold = ratio * self.cut_start_force_n
         events = 0

@@ -101,9 +101,12 @@ def test_a_still_blade_is_held_by_the_tissue(scene: CuttingScene) -> None:
     _drag(scene, -0.02, 0.0, DEPTH, 0.02)
     held = [scene.step((0.0, 0.0, -DEPTH), STILL, DT) for _ in range(50)]
     assert all(c.force[0] == pytest.approx(-4.0) for c in held), "static = kinetic"
-    # and pulled back by less than the edge length it still meets intact tissue
+    # pulled back into its own cut, the edge leaves intact tissue over its length (2 mm):
+    # a quarter of the way, the resistance has fallen by a quarter of (1 − recut) = 0.8
     back = scene.step((-0.0005, 0.0, -DEPTH), (-0.5, 0.0, 0.0), DT)
-    assert back.force[2] == pytest.approx(2.0)
+    assert back.force[2] == pytest.approx(2.0 * (1.0 - 0.25 * 0.8))
+    further = scene.step((-0.005, 0.0, -DEPTH), (-0.5, 0.0, 0.0), DT)
+    assert further.force[2] == pytest.approx(2.0 * 0.2)
 
 
 def test_cut_ends_when_the_blade_leaves_and_stays_cut(scene: CuttingScene) -> None:
