@@ -25,6 +25,7 @@ test: $(STAMP) lint typecheck firmware-test pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,7 +1,9 @@
-"""Find drivers and scenes through entry points, never by importing them by name.
+"""Entry-point lookup: how the core finds drivers, scenes, tools and CLI commands without
+importing them by name.
 
-`pyproject.toml` declares `haptics.drivers` and `haptics.scenes`; third-party packages can add
-their own. Entries are imported lazily, only when asked for.
+`pyproject.toml` declares the groups below; third-party packages add their own entries the
+same way. Entries are imported lazily, only when asked for. Typed lookups live next to the
+contract they return: `haptics.devices.registry` (drivers), `haptics.loop.scene` (scenes).
 """
 
 from __future__ import annotations
@@ -10,57 +12,30 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from haptics.errors import DeviceNotFound, HapticsError, SceneError
+from haptics.errors import HapticsError
 
 DRIVER_GROUP = "haptics.drivers"
 SCENE_GROUP = "haptics.scenes"
 TOOL_GROUP = "haptics.tools"
+COMMAND_GROUP = "haptics.commands"
 
 
-def _names(group: str) -> list[str]:
+def names(group: str) -> list[str]:
+    """The entry names installed in `group`, sorted."""
     return sorted({ep.name for ep in entry_points(group=group)})
 
 
-def driver_names() -> list[str]:
-    return _names(DRIVER_GROUP)
-
-
-def scene_names() -> list[str]:
-    return _names(SCENE_GROUP)
-
-
-def _load(group: str, name: str) -> Any:
+def load(group: str, name: str) -> Any:
+    """The object registered as `name` in `group`, or None when nothing is."""
     for ep in entry_points(group=group):
         if ep.name == name:
             return ep.load()
     return None
 
 
-def split_device_spec(spec: str) -> tuple[str, str]:
-    """'serial:/dev/ttyACM0' → ('serial', '/dev/ttyACM0'); 'simulated' → ('simulated', '')."""
-    name, _, argument = spec.partition(":")
-    return name, argument
-
-
-def load_driver(name: str) -> Any:
-    """The driver class registered as `name`. Raises DeviceNotFound listing what exists."""
-    cls = _load(DRIVER_GROUP, name)
-    if cls is None:
-        raise DeviceNotFound(
-            f"no driver named '{name}'; installed drivers: {', '.join(driver_names()) or 'none'}. "
-            "Is the package that provides it installed (pip install -e .)?"
-        )
-    return cls
-
-
-def load_scene(name: str) -> Any:
-    """The scene class registered as `name`. Raises SceneError listing what exists."""
-    cls = _load(SCENE_GROUP, name)
-    if cls is None:
-        raise SceneError(
-            f"no scene named '{name}'; available: {', '.join(scene_names()) or 'none'}"
-        )
-    return cls
+def load_all(group: str) -> dict[str, Any]:
+    """Every object registered in `group`, by name (imported now)."""
+    return {name: load(group, name) for name in names(group)}
 
 
 def load_tool(name: str) -> Callable[..., Any]:
@@ -68,9 +43,9 @@ def load_tool(name: str) -> Callable[..., Any]:
 
     Raises HapticsError naming the tools that exist when it is not installed.
     """
-    tool = _load(TOOL_GROUP, name)
+    tool = load(TOOL_GROUP, name)
     if tool is None:
-        have = ", ".join(_names(TOOL_GROUP)) or "none"
+        have = ", ".join(names(TOOL_GROUP)) or "none"
         raise HapticsError(
             f"no '{name}' tool installed ({TOOL_GROUP} entry points: {have}); it comes with "
             "the sim package: reinstall with pip install -e ."

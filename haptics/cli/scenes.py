@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from haptics.errors import HapticsError
-from haptics.plugins import load_scene, load_tool, scene_names
+from haptics.loop.scene import load_scene, scene_names
+from haptics.plugins import load_tool
 
 PLOT_MODEL_TOOL = "plot-model"
 
@@ -63,7 +64,7 @@ def scene_rows() -> list[dict[str, str]]:
             {
                 "name": name,
                 "description": describe_class(cls),
-                "class": f"{cls.__module__}:{cls.__qualname__}",
+                "class": f"{cls.__module__}:{getattr(cls, '__qualname__', cls)}",
             }
         )
     return rows

@@ -21,8 +21,8 @@ import zmq
 from pydantic import BaseModel
 
 from haptics.devices.device import ZERO, Device, Lifecycle
+from haptics.devices.registry import make_device
 from haptics.errors import HapticsError
-from haptics.plugins import load_driver, split_device_spec
 from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
 from haptics.wire.control import ControlServer
 from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
@@ -42,13 +42,6 @@ class DeviceProcessConfig(BaseModel):
     operator_script: list[tuple[float, tuple[float, float, float]]] | None = None
     cpus: set[int] | None = None  # CPUs to stay on (off the loop's CPU)
     realtime_priority: int | None = None  # SCHED_FIFO (best effort), below the loop's
-
-
-def make_device(spec: str) -> Device:
-    """Instantiate the driver named in `spec` ('name' or 'name:argument')."""
-    name, argument = split_device_spec(spec)
-    device: Device = load_driver(name)(argument)
-    return device
 
 
 class CommandApplier:

@@ -8,47 +8,29 @@ pydantic. Missed ticks (VM stalls) are skipped and counted, never caught up in a
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Literal
 
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.devices.device import Vec3
-from haptics.errors import HapticsError
 from haptics.loop.clock import next_deadline, phase_correction, quantile_step
-from haptics.loop.passivity import PassivityState, passivity_step
-from haptics.loop.safety import (
-    SAFETY_ESTOP,
-    SAFETY_STALE,
-    SafetyLimits,
-    SafetyPolicy,
-    SafetyState,
-    command_flags,
-    disengage,
-    reset_estop,
-    safety_step,
+from haptics.loop.safety import SafetyPolicy
+from haptics.loop.scene import Scene, make_scene
+from haptics.loop.teleop import Mapping
+from haptics.loop.tick import (
+    CONTROL_ESTOP,
+    CONTROL_STOPPING,
+    SAMPLE_NEW,
+    TickParams,
+    TickState,
+    after_estop_reset,
+    initial_state,
+    tick,
 )
-from haptics.loop.scene import Scene
-from haptics.loop.teleop import Mapping, initial_teleop_state, scene_to_device_force, teleop_step
-from haptics.plugins import load_scene
 from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zmq_context
 from haptics.wire.control import ControlServer
-from haptics.wire.messages import (
-    BUTTON_CLUTCH,
-    COMMAND,
-    EVENT_ESTOP,
-    EVENT_OVERRUN,
-    EVENT_STALE_INPUT,
-    FLAG_ARMED,
-    FLAG_BAD_INPUT,
-    FLAG_STOPPING,
-    STATE,
-    STATUS_ARMED,
-    STATUS_WATCHDOG,
-    TELEMETRY,
-)
+from haptics.wire.messages import COMMAND, EVENT_OVERRUN, TELEMETRY
 from haptics.wire.transport import (
     drain_latest,
     drain_subscriptions,
@@ -59,6 +41,9 @@ from haptics.wire.transport import (
 )
 
 I32_MAX = 2**31 - 1  # telemetry's int32 timing fields saturate instead of raising
+# At most this many state messages are read per tick: a flood cannot starve the tick; the rest
+# wait (the subscriber's queue is bounded) and the skipped ones are counted.
+MAX_DRAIN = 64
 
 
 class LoopConfig(BaseModel):
@@ -85,11 +70,6 @@ class LoopConfig(BaseModel):
     io_cpus: set[int] | None = None  # where its ZeroMQ I/O thread runs (off the loop's CPU)
     realtime_priority: int | None = 80  # SCHED_FIFO priority (best-effort); None: normal
     start_timeout_s: float = 20.0
-
-
-def make_scene(name: str, params: dict[str, Any]) -> Scene:
-    scene: Scene = load_scene(name)(params)
-    return scene
 
 
 def run_loop_process(cfg: LoopConfig) -> None:
@@ -148,34 +128,27 @@ def _run_ticks(
     stop: Any,
     notes: list[str],
 ) -> None:
-    period = round(1e9 / cfg.rate_hz)
-    dt = period / 1e9
-    mapping = cfg.mapping
-    limits = SafetyLimits.from_policy(cfg.safety)
-    safety = SafetyState()
-    estop_requested = False
-    pc = PassivityState()
-    pc_on, pc_max_b = cfg.passivity, cfg.passivity_max_damping_ns_per_m
-    alpha = energy = 0.0
-    dev_pos: Vec3 = (0.0, 0.0, 1.0)
-    dev_vel: Vec3 = (0.0, 0.0, 0.0)
-    applied: Vec3 = (0.0, 0.0, 0.0)
-    buttons = 0
-    unpack_state, pack_cmd, pack_tel = STATE.unpack, COMMAND.pack, TELEMETRY.pack
+    """Schedule ticks and move bytes; what a tick computes is `haptics.loop.tick.tick`."""
+    params = TickParams.make(
+        cfg.rate_hz, cfg.safety, cfg.mapping, cfg.passivity, cfg.passivity_max_damping_ns_per_m
+    )
+    period = params.period_ns
+    state = initial_state(params)
+    control = 0
+    pack_cmd, pack_tel = COMMAND.pack, TELEMETRY.pack
+    clock = time.monotonic_ns
+    scene_step = scene.step
     stats: dict[str, Any] = {
         "ready": True,
         "ticks": 0,
         "missed_ticks": 0,
         "bad_input": 0,
+        "input_skipped": 0,
+        "seq_restarts": 0,
         "notes": notes,
     }
-    teleop = initial_teleop_state(mapping)
-    tool = (0.0, 0.0, 1.0)
-    tool_vel = (0.0, 0.0, 0.0)
-    last_seq = 0
-    sample_ns = time.monotonic_ns()  # host time of the newest sample (its age is the input age)
-    was_stale = was_estop = False
-    tick = 0
+    skipped = 0
+    tick_no = 0
     missed_total = 0
     stop_requested = False
     naive = cfg.scheduler == "naive"
@@ -185,72 +158,29 @@ def _run_ticks(
     margin_ns = int(cfg.arrival_margin_us * 1000)
     max_step_ns = 5_000
     down_ns = max(1, int(max_step_ns * cfg.late_fraction / (1.0 - cfg.late_fraction)))
-    lag_ns = 0
     if not naive:
         quiet_gc()
-    deadline = time.monotonic_ns() + period
+    deadline = clock() + period
     wake = deadline - period
     while True:
         if naive:
             time.sleep(period / 1e9)  # the baseline: what a naive loop does
             deadline = wake + period
-            wake = time.monotonic_ns()
+            wake = clock()
             arrival = None
         else:
             wake, arrival = spin_until(deadline, states, spin_ns, on_arrival)
         tick_deadline = deadline
-        flags = FLAG_ARMED
-        events = 0
-        fresh: int | None = None
-        raw, _ = drain_latest(states)
-        if raw is not None:
-            try:
-                s = unpack_state(raw)
-                seq = int(s[2])
-                if seq > last_seq and all(map(math.isfinite, s[5:11])):
-                    dev_pos, dev_vel = (s[5], s[6], s[7]), (s[8], s[9], s[10])
-                    applied, buttons = (s[11], s[12], s[13]), int(s[14])
-                    sample_ns = int(s[4])
-                    status = int(s[15])
-                    if status & STATUS_WATCHDOG or not status & STATUS_ARMED:
-                        # the device holds zero force on its own: re-engage from zero
-                        safety = disengage(safety)
-                    teleop, tool, tool_vel = teleop_step(
-                        mapping, teleop, dev_pos, dev_vel, bool(buttons & BUTTON_CLUTCH)
-                    )
-                    last_seq = seq
-                    fresh = lag_ns = wake - sample_ns
-                elif seq > last_seq:
-                    flags |= FLAG_BAD_INPUT
-                    stats["bad_input"] += 1
-            except HapticsError:
-                flags |= FLAG_BAD_INPUT
-                stats["bad_input"] += 1
-        t_input = time.monotonic_ns()
-        c = scene.step(tool, tool_vel, dt)
-        t_scene = time.monotonic_ns()
-        rendered = force = scene_to_device_force(mapping, c.force)
-        if pc_on:
-            pc, force, alpha, energy, _ = passivity_step(pc, force, dev_vel, dt, applied, pc_max_b)
-        estop = estop_requested or bool(buttons & limits.estop_buttons)
-        safety, force, sbits = safety_step(
-            limits, safety, force, dev_pos, dev_vel, wake - sample_ns, wake, estop
-        )
-        flags |= command_flags(sbits)
-        stale = bool(sbits & SAFETY_STALE)
-        if stale and not was_stale:
-            events |= EVENT_STALE_INPUT
-        was_stale = stale
-        if sbits & SAFETY_ESTOP and not was_estop:
-            events |= EVENT_ESTOP
-        was_estop = bool(sbits & SAFETY_ESTOP)
+        raw, n = drain_latest(states, MAX_DRAIN)
+        if n > 1:
+            skipped += n - 1
         if stop.set:
-            flags = FLAG_STOPPING
-            force = (0.0, 0.0, 0.0)
-        commands.send(
-            pack_cmd(tick + 1, last_seq, time.monotonic_ns(), force[0], force[1], force[2], flags)
-        )
-        done = time.monotonic_ns()
+            control |= CONTROL_STOPPING
+        state, out = tick(params, state, raw, wake, scene_step, clock, control)
+        force = out.force
+        commands.send(pack_cmd(tick_no + 1, state.seq, clock(), force[0], force[1], force[2],
+                               out.flags))
+        done = clock()
         if lock:
             if on_arrival:  # keep the deadline `margin` after the arrivals
                 lag = None if arrival is None else deadline - arrival
@@ -258,26 +188,28 @@ def _run_ticks(
             else:
                 # Track the arrival quantile so ~late_fraction of samples come after the tick.
                 # Late: none arrived in the spin window and none fresher than half a period.
-                late = arrival is None and (fresh is None or fresh > period // 2)
-                deadline += quantile_step(late, max_step_ns, down_ns)
+                fresh = out.verdict == SAMPLE_NEW and out.input_lag_ns <= period // 2
+                deadline += quantile_step(arrival is None and not fresh, max_step_ns, down_ns)
         nxt, missed = (deadline, 0) if naive else next_deadline(deadline, period, done)
+        events = out.events
         if missed:
             events |= EVENT_OVERRUN
             missed_total += missed
+        c, rendered = out.contact, out.rendered
         telemetry.send(
             pack_tel(
-                tick,
-                last_seq,
+                tick_no,
+                state.seq,
                 tick_deadline,
                 wake,
                 min(done - wake, I32_MAX),
-                min(t_input - wake, I32_MAX),
-                min(t_scene - t_input, I32_MAX),
-                min(lag_ns, I32_MAX),
+                min(out.input_done_ns - wake, I32_MAX),
+                min(out.scene_done_ns - out.input_done_ns, I32_MAX),
+                out.input_lag_ns,
                 missed,
-                tool[0],
-                tool[1],
-                tool[2],
+                state.tool[0],
+                state.tool[1],
+                state.tool[2],
                 c.contact,
                 c.layer,
                 c.inclusion,
@@ -289,37 +221,45 @@ def _run_ticks(
                 force[0],
                 force[1],
                 force[2],
-                events | c.events,
-                flags,
-                sbits,
-                energy,
-                alpha,
-                pc.dissipated_j,
+                events,
+                out.flags,
+                out.safety,
+                out.energy_j,
+                out.alpha,
+                out.dissipated_j,
             )
         )
-        tick += 1
-        if stop.set:
-            stats["ticks"], stats["missed_ticks"] = tick, missed_total
+        tick_no += 1
+        if control & CONTROL_STOPPING:
+            _fill_stats(stats, tick_no, missed_total, state, skipped)
             if stop_requested:
                 ctl.reply({"ok": True, **stats})
             return
-        if tick & 15 == 0:
+        if tick_no & 15 == 0:
             drain_subscriptions(commands)
             drain_subscriptions(telemetry)
             req = ctl.poll(0)
             if req is not None:
-                stats["ticks"], stats["missed_ticks"] = tick, missed_total
+                _fill_stats(stats, tick_no, missed_total, state, skipped)
                 if req["cmd"] == "estop":  # latches: zero force until reset_estop
-                    estop_requested = True
+                    control |= CONTROL_ESTOP
                     ctl.reply({"ok": True, "estop": True})
                 elif req["cmd"] == "reset_estop":  # force re-engages like at start-up
-                    estop_requested = False
-                    safety = reset_estop(safety)
+                    control &= ~CONTROL_ESTOP
+                    state = after_estop_reset(state)
                     ctl.reply({"ok": True, "estop": False})
                 elif _answer(req, ctl, scene, stats):
                     stop.set = True  # one more tick sends zero force with FLAG_STOPPING
                     stop_requested = True
         deadline = nxt
+
+
+def _fill_stats(
+    stats: dict[str, Any], ticks: int, missed: int, state: TickState, skipped: int
+) -> None:
+    stats["ticks"], stats["missed_ticks"] = ticks, missed
+    stats["bad_input"], stats["seq_restarts"] = state.bad_input, state.restarts
+    stats["input_skipped"] = skipped
 
 
 def _answer(req: dict[str, Any], ctl: ControlServer, scene: Scene, stats: dict[str, Any]) -> bool:

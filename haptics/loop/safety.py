@@ -12,30 +12,34 @@ slower, never creates force):
 
 1. **E-stop** (input `estop` or latched): zero force, `SAFETY_ESTOP`, disengaged. The latch
    holds until `reset_estop(state)`; then force re-engages like at start-up.
-2. **Bad input**: any non-finite force, position or velocity component, or an input age that
+2. **No device force**: no sample from the device yet (`waiting`), or the device reports it
+   holds zero force on its own (`device_off`: disarmed, its watchdog tripped): zero force,
+   disengaged (`SAFETY_WAITING` / `SAFETY_DEVICE_OFF`), so force returns through engage-below
+   and the ramp, never as a jump to the loop's last force.
+3. **Bad input**: any non-finite force, position or velocity component, or an input age that
    is NaN or more negative than the clock skew allowed (`CLOCK_SKEW_NS`): zero force,
    `SAFETY_BAD_INPUT`, disengaged.
-3. **Input watchdog**: input older than `input_watchdog_ms` (the driver went silent): zero
+4. **Input watchdog**: input older than `input_watchdog_ms` (the driver went silent): zero
    force, `SAFETY_INPUT_LOST | SAFETY_STALE`, disengaged. The loop should stop pushing.
-4. **Clamp** the magnitude to `max_force_n` (`SAFETY_CLAMPED`), direction kept.
-5. **Stale input** (older than `stale_hold_ms`): scale by a gain fading linearly to zero over
+5. **Clamp** the magnitude to `max_force_n` (`SAFETY_CLAMPED`), direction kept.
+6. **Stale input** (older than `stale_hold_ms`): scale by a gain fading linearly to zero over
    `stale_fade_ms` (`SAFETY_STALE`).
-6. **Velocity**: above `max_velocity_m_s` the target force is zero (`SAFETY_VELOCITY`); the
+7. **Velocity**: above `max_velocity_m_s` the target force is zero (`SAFETY_VELOCITY`); the
    rate limit below turns that into a fade, not a jolt.
-7. **Fence**: outside the axis-aligned workspace box, only components that push the stylus
+8. **Fence**: outside the axis-aligned workspace box, only components that push the stylus
    back toward the box on the axes where it is outside are kept; everything else is zeroed
    (`SAFETY_FENCE`). Safety never *adds* a restoring force: it only filters, so outside the
    box the force is restoring or zero.
-8. **Engage** (CHAI3D's start-up rule): while disengaged the output is zero and
+9. **Engage** (CHAI3D's start-up rule): while disengaged the output is zero and
    `SAFETY_ENGAGING` is set; force engages on the first tick where the rendered force
    (clamped, but before the stale/velocity fades and the fence, so a fade or the fence
    hiding a large force cannot sneak it in) is below `engage_below_n`; then the target is
    scaled by a ramp going 0 → 1 over `ramp_in_s`.
-9. **Rate limit**: the output moves from the previous output toward the target by at most
+10. **Rate limit**: the output moves from the previous output toward the target by at most
    `max_force_rate_n_per_s × dt` (vector norm; `SAFETY_RATE_LIMITED`), with dt the time since
    the previous call, clipped to [0, `RATE_WINDOW_NS`] so a stalled or out-of-order clock
    never unlocks a big jump.
-10. The fence is applied once more to the output: components the fence forbids are **cut to
+11. The fence is applied once more to the output: components the fence forbids are **cut to
     zero at once** instead of faded (the stylus is already outside).
 
 Rate-limit exemptions (deliberate): cuts to zero for safety are immediate, not rate limited —
@@ -80,6 +84,8 @@ SAFETY_STALE: Final = 1 << 5  # input older than stale_hold_ms: force fading
 SAFETY_ESTOP: Final = 1 << 6  # e-stop latched: zero force until reset_estop
 SAFETY_BAD_INPUT: Final = 1 << 7  # non-finite force/position/velocity or bad age: zero force
 SAFETY_INPUT_LOST: Final = 1 << 8  # input older than input_watchdog_ms: zero force
+SAFETY_WAITING: Final = 1 << 9  # no sample from the device yet: zero force
+SAFETY_DEVICE_OFF: Final = 1 << 10  # the device holds zero force itself (disarmed, watchdog)
 
 SAFETY_FLAG_NAMES: Final = {
     SAFETY_CLAMPED: "clamped",
@@ -91,10 +97,19 @@ SAFETY_FLAG_NAMES: Final = {
     SAFETY_ESTOP: "estop",
     SAFETY_BAD_INPUT: "bad_input",
     SAFETY_INPUT_LOST: "input_lost",
+    SAFETY_WAITING: "waiting",
+    SAFETY_DEVICE_OFF: "device_off",
 }
 
 # Flags whose force change is an immediate safety cut (to zero), exempt from the rate limit.
-SAFETY_CUTS: Final = SAFETY_ESTOP | SAFETY_BAD_INPUT | SAFETY_INPUT_LOST | SAFETY_FENCE
+SAFETY_CUTS: Final = (
+    SAFETY_ESTOP
+    | SAFETY_WAITING
+    | SAFETY_DEVICE_OFF
+    | SAFETY_BAD_INPUT
+    | SAFETY_INPUT_LOST
+    | SAFETY_FENCE
+)
 
 # The rate limit allows at most this much time's worth of change in one call (2 ms): after a
 # stall the force does not jump by the whole stall's allowance at once.
@@ -288,16 +303,6 @@ def reset_estop(state: SafetyState) -> SafetyState:
     return SafetyState(0.0, 0.0, 0.0, False, 0.0, False, state.last_ns)
 
 
-def disengage(state: SafetyState) -> SafetyState:
-    """Force to zero and not engaged (a latched e-stop stays latched): the next force comes
-    back through engage-below and the ramp, like at start-up. For when the device itself
-    dropped force (disarmed, its watchdog tripped) so the loop's idea of "last force" is wrong.
-    """
-    if not state.engaged and state.fx == 0.0 and state.fy == 0.0 and state.fz == 0.0:
-        return state
-    return SafetyState(0.0, 0.0, 0.0, False, 0.0, state.estop, state.last_ns)
-
-
 def safety_step(
     limits: SafetyLimits,
     state: SafetyState,
@@ -307,13 +312,18 @@ def safety_step(
     input_age_ns: int,
     now_ns: int,
     estop: bool,
+    *,
+    waiting: bool = False,
+    device_off: bool = False,
 ) -> tuple[SafetyState, Vec3, int]:
     """One tick of safety: returns (new state, force safe to command in N, SAFETY_* bits).
 
     force: rendered force (N, device frame); position (m) and velocity (m/s): the newest
     device sample; input_age_ns: now − that sample's time (negative down to −CLOCK_SKEW_NS is
     accepted as fresh); now_ns: the tick's time (any monotonic ns clock; going backwards is
-    tolerated and treated as no time passing); estop: the e-stop input this tick.
+    tolerated and treated as no time passing); estop: the e-stop input this tick;
+    waiting: no sample from the device has arrived yet; device_off: the newest sample says
+    the device holds zero force on its own (disarmed, or its watchdog tripped).
     Never raises for any float input; the rules are listed in the module docstring.
     """
     (
@@ -339,6 +349,12 @@ def safety_step(
 
     if estop or latched:
         return SafetyState(0.0, 0.0, 0.0, False, 0.0, True, now_ns), ZERO, SAFETY_ESTOP
+    if waiting or device_off:
+        return (
+            SafetyState(0.0, 0.0, 0.0, False, 0.0, False, now_ns),
+            ZERO,
+            (SAFETY_WAITING if waiting else 0) | (SAFETY_DEVICE_OFF if device_off else 0),
+        )
 
     fx, fy, fz = force
     px, py, pz = position
@@ -463,7 +479,7 @@ def command_flags(safety_flags: int) -> int:
         out |= FLAG_BAD_INPUT
     if safety_flags & SAFETY_ESTOP:
         out |= FLAG_ESTOP
-    if safety_flags & SAFETY_ENGAGING:
+    if safety_flags & (SAFETY_ENGAGING | SAFETY_WAITING | SAFETY_DEVICE_OFF):
         out |= FLAG_ENGAGING
     return out
 

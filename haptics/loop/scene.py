@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+from haptics.errors import SceneError
+from haptics.plugins import SCENE_GROUP, load, names
+
 Vec3 = tuple[float, float, float]
 
 
@@ -44,3 +47,30 @@ class Scene(Protocol):
     def operator_script(self) -> list[tuple[float, Vec3]]:
         """Waypoints (fraction of the session, tool position in m) a simulated operator
         follows in this scene; cheap, needs no `build()`."""
+
+
+class SceneFactory(Protocol):
+    """A scene class: built from its parameters (the scene config's table)."""
+
+    def __call__(self, config: dict[str, Any] | None = None, /) -> Scene: ...
+
+
+def scene_names() -> list[str]:
+    """Names of the installed scenes."""
+    return names(SCENE_GROUP)
+
+
+def load_scene(name: str) -> SceneFactory:
+    """The scene class registered as `name`. Raises SceneError listing what exists."""
+    cls = load(SCENE_GROUP, name)
+    if cls is None:
+        have = ", ".join(scene_names()) or "none"
+        raise SceneError(f"no scene named '{name}'; available: {have}")
+    if not callable(cls):
+        raise SceneError(f"the '{name}' entry in {SCENE_GROUP} is {cls!r}, not a scene class")
+    return cls  # type: ignore[no-any-return]
+
+
+def make_scene(name: str, params: dict[str, Any]) -> Scene:
+    """A scene instance (not yet built) from its registered name and parameters."""
+    return load_scene(name)(params)

@@ -28,11 +28,12 @@ import zmq
 from pydantic import BaseModel, Field
 
 from haptics.devices.process import DeviceProcessConfig, run_device_process
+from haptics.devices.registry import load_driver, split_device_spec
 from haptics.errors import HapticsError
 from haptics.loop.process import LoopConfig, run_loop_process
 from haptics.loop.safety import SafetyPolicy
+from haptics.loop.scene import load_scene
 from haptics.loop.teleop import Mapping
-from haptics.plugins import load_driver, load_scene, split_device_spec
 from haptics.process import cpu_plan, keep_off_loop_cpu
 from haptics.session.camera import CameraConfig, CameraPose, run_camera_process
 from haptics.session.manifest import Manifest

@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 
 from haptics.errors import MessageError, SceneError
 from haptics.loop.clock import next_deadline
-from haptics.plugins import load_scene
+from haptics.loop.scene import load_scene
 from haptics.process import child_setup, keep_off_loop_cpu
 from haptics.wire.control import ControlServer
 from haptics.wire.messages import TELEMETRY, Layout

@@ -1,4 +1,6 @@
-"""ZeroMQ plumbing: endpoints, publishers that wait for their subscribers, draining, loss counting.
+"""ZeroMQ plumbing: endpoints, publishers that wait for their subscribers, draining.
+
+Loss counting from sequence numbers lives in `haptics.wire.sequence`.
 
 One endpoint per topic, single-part binary messages. Publishers are XPUB sockets so they can
 wait until every expected subscriber has subscribed before streaming: a PUB socket silently
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -114,49 +115,18 @@ def subscriber(
     return sock
 
 
-def drain_latest(sock: zmq.Socket[bytes]) -> tuple[bytes | None, int]:
-    """Read every waiting message without blocking; return (newest or None, how many were read).
+def drain_latest(sock: zmq.Socket[bytes], limit: int = 1 << 30) -> tuple[bytes | None, int]:
+    """Read waiting messages without blocking, at most `limit` of them; return (the newest
+    read or None, how many were read). A flood cannot hold the caller: the rest wait.
 
     Checks ZMQ_EVENTS instead of catching zmq.Again: no exception on the hot path.
     """
     latest: bytes | None = None
     n = 0
-    while int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+    while n < limit and int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
         latest = sock.recv(zmq.NOBLOCK)
         n += 1
     return latest, n
-
-
-@dataclass
-class SeqTracker:
-    """Counts loss on one topic from its sequence numbers.
-
-    gaps: samples missing between consecutive received ones (seq jumps forward by > 1).
-    reordered: samples whose seq is not above the last one seen (duplicates or late).
-    """
-
-    received: int = 0
-    gaps: int = 0
-    reordered: int = 0
-    first: int | None = None
-    last: int | None = None
-    gap_events: list[tuple[int, int]] = field(default_factory=list)  # (after_seq, missing)
-
-    def update(self, seq: int) -> None:
-        """Account for one received sequence number."""
-        self.received += 1
-        if self.last is None:
-            self.first = self.last = seq
-            return
-        if seq <= self.last:
-            self.reordered += 1
-            return
-        missing = seq - self.last - 1
-        if missing:
-            self.gaps += missing
-            if len(self.gap_events) < 10_000:
-                self.gap_events.append((self.last, missing))
-        self.last = seq
 
 
 def drain_subscriptions(sock: zmq.Socket[bytes]) -> int:

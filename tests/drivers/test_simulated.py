@@ -3,6 +3,7 @@ import math
 from drivers.simulated.device import SimulatedDevice
 from drivers.simulated.hand import HandModel
 from drivers.simulated.operator import PALPATION_SCRIPT, target
+from haptics.devices.testing import DeviceContract
 
 
 def test_script_starts_above_and_ends_above_the_surface() -> None:
@@ -57,3 +58,9 @@ def test_simulated_device_runs_at_its_rate() -> None:
     span_s = (last.host_time_ns - first.host_time_ns) / 1e9
     assert last.seq - first.seq == 199
     assert 0.19 < span_s < 0.25
+
+
+class TestSimulatedContract(DeviceContract):
+    """The device contract suite, as a driver package runs it against its own driver."""
+
+    spec = "simulated:2"

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from haptics.errors import MessageError, SceneError
-from haptics.plugins import load_scene
+from haptics.loop.scene import load_scene
 from haptics.runtime.orchestrator import camera_endpoints
 from haptics.session.camera import CameraPose, Renderer, pack_frame, scene_client, split_frame
 from haptics.session.reading import open_session

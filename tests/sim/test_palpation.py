@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from haptics.plugins import load_scene, scene_names
+from haptics.loop.scene import load_scene, scene_names
 from sim.scenes.palpation import PalpationConfig, PalpationScene, draw_inclusion
 
 

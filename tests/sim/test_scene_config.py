@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from haptics.errors import ConfigError
-from haptics.plugins import load_scene
+from haptics.loop.scene import load_scene
 from sim.scenes.config import SCENE_CONFIGS, load_scene_params, load_scene_tables
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "sim" / "scenes" / "examples"

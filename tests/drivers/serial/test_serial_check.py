@@ -22,13 +22,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from haptics.cli import devices, emulator
+    """The real `haptics` parser: `devices` and `emulator` arrive through entry points."""
+    from haptics.cli.main import build_parser
 
-    parser = argparse.ArgumentParser(prog="haptics")
-    sub = parser.add_subparsers(dest="command", required=True)
-    devices.register(sub)
-    emulator.register(sub)
-    return parser
+    return build_parser()
 
 
 def test_run_device_test_over_the_emulator(emulator: EmulatorProcess) -> None:
@@ -74,12 +71,8 @@ def test_cli_devices_list(emulator: EmulatorProcess, capsys: pytest.CaptureFixtu
 
 
 def test_cli_emulator_start_prints_the_port_and_stops_on_sigterm(emulator_binary: Path) -> None:
-    code = ("import argparse, sys\n"
-            "from haptics.cli import emulator\n"
-            "p = argparse.ArgumentParser(); s = p.add_subparsers(required=True)\n"
-            "emulator.register(s)\n"
-            "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, "emulator", "start", "paddle",
+    proc = subprocess.Popen([sys.executable, "-m", "haptics.cli.main",
+                             "emulator", "start", "paddle",
                              "--watchdog-ms", "50"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=ROOT, env=os.environ.copy())
     try:
@@ -98,9 +91,13 @@ def test_cli_emulator_start_prints_the_port_and_stops_on_sigterm(emulator_binary
             proc.wait()
 
 
-def test_cli_modules_do_not_import_drivers() -> None:
-    check = ("import sys, haptics.cli.devices, haptics.cli.emulator\n"
-             "bad = [m for m in sys.modules if m == 'drivers' or m.startswith('drivers.')]\n"
+def test_driver_commands_load_their_work_only_when_run() -> None:
+    check = ("import sys\n"
+             "from haptics.cli.main import build_parser\n"
+             "build_parser()\n"
+             "assert 'drivers.serial.commands' in sys.modules\n"
+             "bad = [m for m in ('drivers.serial.check', 'drivers.serial.emulator') "
+             "if m in sys.modules]\n"
              "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", check], check=True, cwd=ROOT)
 

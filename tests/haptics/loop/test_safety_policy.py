@@ -40,7 +40,7 @@ from haptics.loop.safety import (
     safety_step,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "safety-simulated.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "safety-simulated.toml"
 MS = 1_000_000
 ORIGIN = (0.0, 0.0, 0.0)
 STILL = (0.0, 0.0, 0.0)
@@ -516,10 +516,32 @@ def check_sequence(policy: SafetyPolicy, sequence: list[Tick], t0: int) -> None:
         prev_now = now
 
 
-def test_disengage_drops_force_and_keeps_an_estop_latched() -> None:
-    from haptics.loop.safety import disengage
+def test_a_device_that_holds_zero_force_disengages_and_force_returns_through_the_ramp() -> None:
+    from haptics.loop.safety import SAFETY_DEVICE_OFF, SAFETY_WAITING
 
-    engaged = SafetyState(1.0, 0.0, 2.0, True, 1.0, False, 123)
-    d = disengage(engaged)
-    assert d.force == (0.0, 0.0, 0.0) and not d.engaged and d.ramp == 0.0 and d.last_ns == 123
-    assert disengage(SafetyState(0.0, 0.0, 0.0, True, 0.5, True, 1)).estop
+    limits = SafetyLimits.from_policy(SafetyPolicy(ramp_in_s=0.01))
+    engaged = SafetyState(1.0, 0.0, 2.0, True, 1.0, False, 0)
+    still: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    s, out, flags = safety_step(
+        limits, engaged, (0.0, 0.0, 3.0), still, still, 0, 1_000_000, False, device_off=True
+    )
+    assert out == (0.0, 0.0, 0.0) and flags & SAFETY_DEVICE_OFF and not s.engaged
+    # the device is back: 3 N rendered is above engage_below, so force stays zero
+    s, out, flags = safety_step(limits, s, (0.0, 0.0, 3.0), still, still, 0, 2_000_000, False)
+    assert out == (0.0, 0.0, 0.0) and flags & SAFETY_ENGAGING
+    s, out, _ = safety_step(limits, s, (0.0, 0.0, 0.1), still, still, 0, 3_000_000, False)
+    assert not s.estop and s.engaged and abs(out[2]) < 0.1
+    _, out, flags = safety_step(
+        limits, engaged, (0.0, 0.0, 1.0), still, still, 0, 1_000_000, False, waiting=True
+    )
+    assert out == (0.0, 0.0, 0.0) and flags & SAFETY_WAITING
+
+
+def test_a_latched_estop_stays_latched_when_the_device_drops_force() -> None:
+    latched = SafetyState(0.0, 0.0, 0.0, False, 0.0, True, 1)
+    still: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    s, _, flags = safety_step(
+        SafetyLimits.from_policy(SafetyPolicy()), latched, still, still, still, 0, 2, False,
+        device_off=True,
+    )
+    assert s.estop and flags & SAFETY_ESTOP

@@ -7,7 +7,6 @@ import zmq
 
 from haptics.errors import HapticsError
 from haptics.wire.transport import (
-    SeqTracker,
     check_bind_allowed,
     drain_latest,
     ipc_endpoints,
@@ -15,16 +14,6 @@ from haptics.wire.transport import (
     subscriber,
     wait_for_subscribers,
 )
-
-
-def test_seq_tracker_counts_gaps_and_reordering() -> None:
-    t = SeqTracker()
-    for s in (1, 2, 3, 6, 7, 7, 5, 10):
-        t.update(s)
-    assert t.received == 8
-    assert t.gaps == 2 + 2  # 4,5 then 8,9
-    assert t.reordered == 2
-    assert (t.first, t.last) == (1, 10)
 
 
 def test_plain_tcp_bind_refused_off_loopback() -> None:

@@ -1,0 +1,111 @@
+"""The device contract as a test suite a driver package runs against its own driver.
+
+Subclass `DeviceContract` in the driver's tests (pytest collects it as `Test...`) and say how
+to make a created, not yet opened, device: set `spec` to an installed driver's
+'name[:argument]', or override the `device` fixture when making one needs other fixtures
+(an emulator on a pty, a recorded session). Every driver with a hardware-free twin runs it:
+
+    from haptics.devices.testing import DeviceContract
+
+    class TestMyStylusContract(DeviceContract):
+        spec = "mystylus:emulated"
+
+What it checks: the driver is registered, its schema is known before it opens, it refuses to
+read before opening, it streams samples in order once open, it applies no force unless
+armed, `write()` returns the force applied after the device's clamp (non-finite → zero), and
+`close()` zeroes force and is idempotent. Needs pytest (a test dependency, not a runtime one).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import ClassVar
+
+import pytest
+
+from haptics.devices.device import ZERO, Device, Lifecycle
+from haptics.devices.registry import driver_names, make_device, split_device_spec
+from haptics.errors import DeviceError
+
+
+class DeviceContract:
+    """The contract every driver passes. Subclass it; see the module docstring."""
+
+    spec: ClassVar[str] = ""
+    samples: ClassVar[int] = 50  # how many samples `test_streams_in_order_once_open` reads
+    read_timeout_s: ClassVar[float] = 0.5
+
+    @pytest.fixture
+    def device(self) -> Iterator[Device]:
+        """A created device from `spec`; closed after the test."""
+        if not self.spec:
+            raise DeviceError(f"{type(self).__name__}: set `spec` or override the device fixture")
+        dev = make_device(self.spec)
+        yield dev
+        dev.close()
+
+    def test_driver_is_registered(self, device: Device) -> None:
+        name = split_device_spec(self.spec)[0] if self.spec else None
+        if name is not None:
+            assert name in driver_names()
+        assert isinstance(device, Device)
+
+    def test_schema_is_known_before_open(self, device: Device) -> None:
+        schema = device.schema(device.argument)
+        assert schema.rate_hz > 0 and schema.max_force_n > 0
+        assert device.state is Lifecycle.CREATED
+
+    def test_read_before_open_is_refused(self, device: Device) -> None:
+        with pytest.raises(DeviceError):
+            device.read(0.01)
+
+    def test_streams_in_order_once_open(self, device: Device) -> None:
+        info = device.open()
+        assert info.provenance in ("simulated", "emulated", "real")
+        samples = [device.read(self.read_timeout_s) for _ in range(self.samples)]
+        seqs = [s.seq for s in samples if s is not None]
+        assert len(seqs) == self.samples
+        assert seqs == sorted(seqs) and len(set(seqs)) == self.samples
+
+    def test_no_force_unless_armed(self, device: Device) -> None:
+        device.open()
+        push = _along_every_axis(0.3)
+        assert device.write(push) == ZERO
+        device.arm()
+        _assert_applies_part_of(device.write(push), push)
+        device.disarm()
+        assert device.write(push) == ZERO
+
+    def test_write_returns_the_clamped_force(self, device: Device) -> None:
+        device.open()
+        device.arm()
+        limit = device.schema(device.argument).max_force_n
+        push = _along_every_axis(10 * limit)
+        applied = device.write(push)
+        _assert_applies_part_of(applied, push)
+        assert math.hypot(*applied) <= limit * (1 + 1e-6)
+        assert device.write((math.nan, math.nan, math.nan)) == ZERO
+
+    def test_close_zeroes_force_and_is_idempotent(self, device: Device) -> None:
+        device.open()
+        device.arm()
+        device.write((0.0, 0.0, 0.5))
+        device.close()
+        device.close()
+        assert device.state is Lifecycle.CLOSED
+        assert device.write((0.0, 0.0, 0.5)) == ZERO
+
+
+def _along_every_axis(norm: float) -> tuple[float, float, float]:
+    """A force of `norm` newtons with an equal share on every axis (a 1-DoF device uses one)."""
+    c = norm / math.sqrt(3.0)
+    return (c, c, c)
+
+
+def _assert_applies_part_of(applied: tuple[float, float, float], asked: tuple[float, ...]) -> None:
+    """Some force was applied, on the axes the device has, never more than asked or the other
+    way: each component is zero or has the asked sign and at most the asked size."""
+    assert math.hypot(*applied) > 0.0, "armed, yet the device applied no force"
+    for a, q in zip(applied, asked, strict=True):
+        assert a == 0.0 or (a * q > 0.0 and abs(a) <= abs(q) * (1 + 1e-6))
