@@ -35,6 +35,10 @@ class SessionError(HapticsError):
     """A session bundle is missing, unreadable or incomplete."""
 
 
+class RunError(HapticsError):
+    """A session stopped early: a process died or could not be finalised."""
+
+
 class RecorderError(HapticsError):
     """The recorder could not write (e.g. the disk is full)."""
 

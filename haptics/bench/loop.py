@@ -15,25 +15,20 @@ sessions back. Every figure comes from the recorded streams:
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
-from haptics.session.reading import Session, loop_figures, open_session
+from haptics.session.figures import loop_figures, percentiles
+from haptics.session.reading import Session, open_session
 
 LATE_NS = 1_000_000
 
 
 def _pct(values: np.ndarray, qs: tuple[float, ...]) -> dict[str, float]:
-    names = {50.0: "p50", 99.0: "p99", 99.9: "p999"}
-    if values.size == 0:
-        return {names[q]: float("nan") for q in qs}
-    return {
-        names[q]: round(float(v), 2) for q, v in zip(qs, np.percentile(values, qs), strict=True)
-    }
+    return percentiles(values, qs, with_max=False, empty=float("nan"))
 
 
 def latency_figures(state: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -78,12 +73,7 @@ def session_figures(session: Session, rate_hz: float) -> dict[str, Any]:
 
 def _one(cfg: SessionConfig) -> dict[str, Any]:
     with SessionRun(cfg) as run:
-        assert cfg.duration_s is not None
-        while run.elapsed_s() < cfg.duration_s:
-            problem = run.check()
-            if problem:
-                raise RuntimeError(problem)
-            time.sleep(0.1)
+        run.run_to_end()
     session = run.result["session"]
     figures = session_figures(open_session(session), cfg.rate_hz)
     figures["notes"] = run.result["loop"].get("notes", [])

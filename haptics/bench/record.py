@@ -10,7 +10,6 @@ wall time, as it reports at stop), and the loop figures during the recording.
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,7 @@ def run_record_bench(
     root = keep_dir or Path(tempfile.mkdtemp(prefix="haptics-record-"))
     cfg = SessionConfig(duration_s=minutes * 60.0, record_dir=root, monitor=False, camera=camera)
     with SessionRun(cfg) as run:
-        while run.elapsed_s() < float(cfg.duration_s or 0):
-            problem = run.check()
-            if problem:
-                raise RuntimeError(problem)
-            time.sleep(0.25)
+        run.run_to_end(0.25)
     result = run.result
     summary = summarize(open_session(result["session"]))
     streams: dict[str, Any] = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -137,22 +136,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 transient=False,
             )
         )
+        def show(run: SessionRun) -> None:
+            nonlocal shown
+            if run.monitor is not None:
+                stats.drain(run.monitor)
+            if live is not None:
+                live.update(stats.table(run.elapsed_s(), cfg.duration_s, title))
+            for w in run.warnings[shown:]:
+                console.print(f"[yellow]warning:[/] {w}")
+            shown = len(run.warnings)
+
         with live if live is not None else contextlib.nullcontext():
-            while True:
-                time.sleep(0.25)
-                if run.monitor is not None:
-                    stats.drain(run.monitor)
-                if live is not None:
-                    live.update(stats.table(run.elapsed_s(), cfg.duration_s, title))
-                problem = run.check()
-                for w in run.warnings[shown:]:
-                    console.print(f"[yellow]warning:[/] {w}")
-                shown = len(run.warnings)
-                if problem:
-                    reason = problem
-                    break
-                if cfg.duration_s and run.elapsed_s() >= cfg.duration_s:
-                    break
+            reason = run.watch(0.25, on_poll=show)
     except KeyboardInterrupt:
         reason = "stopped by Ctrl-C"
     except HapticsError as exc:

@@ -20,6 +20,7 @@ import multiprocessing as mp
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from haptics.devices.process import DeviceProcessConfig, run_device_process
 from haptics.devices.registry import load_driver, split_device_spec
-from haptics.errors import HapticsError
+from haptics.errors import HapticsError, RunError
 from haptics.loop.process import LoopConfig, run_loop_process
 from haptics.loop.safety import SafetyPolicy
 from haptics.loop.scene import load_scene
@@ -292,6 +293,37 @@ class SessionRun:
     # -- while running -----------------------------------------------------------------
     def elapsed_s(self) -> float:
         return (time.monotonic_ns() - self.started_ns) / 1e9 if self.started_ns else 0.0
+
+    def watch(
+        self, poll_s: float = 0.1, on_poll: Callable[[SessionRun], None] | None = None
+    ) -> str:
+        """Wait until the configured duration is over (forever without one), checking the
+        processes every `poll_s` seconds and calling `on_poll(self)` before each check.
+
+        Returns "finished", or why the session must stop now (see `check`). Ctrl-C raises
+        KeyboardInterrupt to the caller, which then calls `stop`.
+        """
+        duration = self.cfg.duration_s
+        while True:
+            time.sleep(poll_s)
+            if on_poll is not None:
+                on_poll(self)
+            problem = self.check()
+            if problem:
+                return problem
+            if duration and self.elapsed_s() >= duration:
+                return "finished"
+
+    def run_to_end(self, poll_s: float = 0.1) -> dict[str, Any]:
+        """`watch` until the duration is over, then `stop`; the stop's result.
+
+        Raises RunError when a process died before the end.
+        """
+        reason = self.watch(poll_s)
+        result = self.stop(reason)
+        if reason != "finished":
+            raise RunError(f"the session stopped early: {reason}")
+        return result
 
     def check(self) -> str | None:
         """Why the session must stop now (device or loop died), or None. Warns once if the

@@ -10,7 +10,6 @@ the same scene and parameters the forces match.
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +79,7 @@ def replay_session(path: str | Path, record_dir: Path | None = None) -> dict[str
         rate_hz=float(m.loop.get("rate_hz", 1000.0)),
     )
     with SessionRun(cfg) as run:
-        while run.elapsed_s() < cfg.duration_s:  # type: ignore[operator]
-            problem = run.check()
-            if problem:
-                raise HapticsError(f"replay stopped: {problem}")
-            time.sleep(0.05)
+        run.run_to_end(0.05)
     replayed = open_session(run.result["session"])
     return {
         "session": str(original.path),
