@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from haptics.session.manifest import Manifest, StreamInfo, write_manifest
 from haptics.session.reading import open_session
-from haptics.session.recorder import RecorderConfig, arrow_schema
+from haptics.session.recorder import RecorderConfig
+from haptics.session.streams import arrow_schema
 from haptics.wire.messages import LAYOUTS, Layout
 
 RATE_HZ = 1000

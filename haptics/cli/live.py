@@ -14,11 +14,13 @@ import numpy as np
 import zmq
 from rich.table import Table
 
+from haptics.session.figures import measured_rate_hz, percentiles_us, period_errors_ns
 from haptics.wire.messages import TELEMETRY
 
 
 class LiveStats:
-    """Rolling figures over the last `window` ticks of telemetry."""
+    """Rolling figures over the last `window` ticks of telemetry (figures as in
+    `haptics.session.figures`; `period_ns` from the running loop's configured rate)."""
 
     def __init__(self, period_ns: int, window: int = 2000) -> None:
         self.period_ns = period_ns
@@ -50,13 +52,12 @@ class LiveStats:
         r = self.recent
         out: dict[str, Any] = {"ticks": self.ticks, "missed": self.missed}
         if r.size > 2:
-            w = r["wake_ns"].astype(np.int64)
-            d = np.abs(np.diff(w) - self.period_ns) / 1e3
-            out["rate_hz"] = (w.size - 1) * 1e9 / float(w[-1] - w[0])
-            out["err_p50"], out["err_p99"] = (float(x) for x in np.percentile(d, [50, 99]))
-            out["err_max"] = float(d.max())
-            out["compute_p99"] = float(np.percentile(r["compute_ns"], 99)) / 1e3
-            out["lag_p50"] = float(np.percentile(r["input_lag_ns"], 50)) / 1e3
+            w = r["wake_ns"]
+            err = percentiles_us(period_errors_ns(w, self.period_ns), (50.0, 99.0))
+            out["rate_hz"] = measured_rate_hz(w)
+            out["err_p50"], out["err_p99"], out["err_max"] = err["p50"], err["p99"], err["max"]
+            out["compute_p99"] = percentiles_us(r["compute_ns"], (99.0,))["p99"]
+            out["lag_p50"] = percentiles_us(r["input_lag_ns"], (50.0,))["p50"]
         return out
 
     def table(self, elapsed_s: float, duration_s: float | None, title: str) -> Table:

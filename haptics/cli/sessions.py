@@ -1,4 +1,8 @@
-"""`haptics sessions list|show`: what was recorded, and how well."""
+"""`haptics sessions list|show|qa|repair|plot`: what was recorded, and how well.
+
+Exit codes: 0 done; 1 QA failed, or repair found damage it cannot undo; 2 the input is not
+a readable session (the message names the file and what to do).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from haptics.session.reading import list_sessions, open_session, summarize
+from haptics.errors import HapticsError
+from haptics.session.reading import list_sessions_checked, open_session, summarize
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,7 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     qa.add_argument("--max-gap-fraction", type=float, default=None)
     qa.add_argument("--max-missed-ticks", type=int, default=None)
     qa.set_defaults(func=cmd_qa)
-    rp = ss.add_parser("repair", help="complete a session whose recorder was cut off")
+    rp = ss.add_parser(
+        "repair",
+        help="complete a cut-off session or recover the intact batches of damaged stream files "
+        "(originals kept in <session>/repair-<time>/)",
+    )
     rp.add_argument("path", type=Path)
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=cmd_repair)
@@ -42,20 +52,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pl.set_defaults(func=cmd_plot)
 
 
+def _warn(console: Console, problems: dict[str, str]) -> None:
+    for why in problems.values():
+        console.print(f"  [yellow]warning:[/] {escape(why)}", soft_wrap=True)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    """List every session under the folder; an unreadable one is marked, never fatal."""
+    if not args.root.is_dir():
+        raise HapticsError(
+            f"{args.root} is not a folder; give the folder that holds your sessions "
+            "(default ./sessions)"
+        )
     rows: list[dict[str, Any]] = []
-    for path in list_sessions(args.root):
-        s = open_session(path)
-        m = s.manifest
+    for entry in list_sessions_checked(args.root):
+        m = entry.manifest
         rows.append(
             {
-                "path": str(path),
-                "session_id": m.session_id,
-                "status": m.status,
-                "scene": m.scene.get("scene"),
-                "device": m.device.get("driver"),
-                "created_utc": m.created_utc,
-                "samples": {k: v.received for k, v in m.streams.items()},
+                "path": str(entry.path),
+                "name": entry.path.name,
+                "readable": m is not None,
+                "error": entry.error,
+                "session_id": m.session_id if m else None,
+                "status": m.status if m else "unreadable",
+                "scene": m.scene.get("scene") if m else None,
+                "device": m.device.get("driver") if m else None,
+                "created_utc": m.created_utc if m else None,
+                "samples": {k: v.received for k, v in m.streams.items()} if m else {},
             }
         )
     if args.json:
@@ -66,22 +89,27 @@ def cmd_list(args: argparse.Namespace) -> int:
         console.print(f"no sessions under {args.root}")
         return 0
     t = Table(title=f"sessions in {args.root}")
-    for col in ("path", "status", "scene", "device", "state samples"):
-        t.add_column(col)
+    t.add_column("session", overflow="fold", no_wrap=False, min_width=len(rows[0]["name"]))
+    for col in ("status", "scene", "device", "state samples"):
+        t.add_column(col, overflow="fold")
     for r in rows:
+        status = r["status"] if r["readable"] else "[red]unreadable[/]"
         t.add_row(
-            r["path"],
-            r["status"],
+            r["name"],
+            status,
             str(r["scene"]),
             str(r["device"]),
             str(r["samples"].get("state", "?")),
         )
     console.print(t)
+    for r in rows:
+        if r["error"]:
+            console.print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    summary = summarize(open_session(args.path))
+    summary = summarize(open_session(args.path), verify=True)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -91,14 +119,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     status = (
         summary["status"] if summary["complete"] else "[yellow]cut off (recorder did not close)[/]"
     )
-    console.print(f"[bold]{summary['path']}[/]  {status}")
+    console.print(f"[bold]{escape(summary['path'])}[/]  {status}", soft_wrap=True)
     console.print(
         f"  scene {summary['scene']} · device {summary['device']} ({summary['provenance']}) · "
         f"{summary['duration_s']:.2f} s"
     )
+    nominal = loop.get("nominal_rate_hz")
+    against = f"against {nominal:g} Hz" if nominal else "against the median tick interval"
     console.print(
-        f"  loop {loop['rate_hz']:.3f} Hz · period error p50 {pe['p50']} µs, p99 {pe['p99']} µs, "
-        f"p99.9 {pe['p999']} µs, max {pe['max']} µs"
+        f"  loop {loop['rate_hz']:.3f} Hz · period error ({against}) p50 {pe['p50']} µs, "
+        f"p99 {pe['p99']} µs, p99.9 {pe['p999']} µs, max {pe['max']} µs"
     )
     console.print(
         f"  max force {summary['max_force_n']:.2f} N · "
@@ -120,10 +150,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     console.print(t)
     events = ", ".join(f"{k} {v}" for k, v in summary["events"].items() if v) or "none"
     console.print(f"  events: {events}")
+    _warn(console, summary["problems"])
     return 0
 
 
 def cmd_qa(args: argparse.Namespace) -> int:
+    """Exit 0 when every check passed, 1 when one failed (2: not a readable session)."""
     from haptics.session.qa import QAThresholds, qa_report
 
     overrides = {
@@ -141,19 +173,31 @@ def cmd_qa(args: argparse.Namespace) -> int:
         console = Console()
         for check, ok in report["checks"].items():
             console.print(f"  {'[green]pass[/]' if ok else '[red]FAIL[/]'}  {check}")
+        _warn(console, report["problems"])
         console.print("[bold green]passed[/]" if report["passed"] else "[bold red]failed[/]")
     return 0 if report["passed"] else 1
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
+    """Exit 0 when the session is whole, 1 when damage was found that repair cannot undo
+    (reported, file left as it is), 2 when it refused and changed nothing."""
     from haptics.session.repair import repair_session
 
     report = repair_session(args.path)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        Console().print(f"{report['path']}: {report['action']}")
-    return 0
+        console = Console()
+        console.print(f"{escape(report['path'])}: {report['action']}", soft_wrap=True)
+        for name, entry in report["streams"].items():
+            if entry["action"] != "keep":
+                found = f" ({entry['found']})" if entry.get("found") else ""
+                console.print(f"  {name}: {entry['action']}{escape(found)}", soft_wrap=True)
+        if report.get("backup"):
+            console.print(f"  originals kept in {escape(report['backup'])}", soft_wrap=True)
+        for why in report["unresolved"].values():
+            console.print(f"  [red]not repaired:[/] {escape(why)}", soft_wrap=True)
+    return 1 if report["unresolved"] else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -161,5 +205,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     session = open_session(args.path)
     out = plot_session(session, args.out or session.path / "session.png")
-    Console().print(f"wrote {out}")
+    console = Console()
+    _warn(console, session.problems())
+    console.print(f"wrote {escape(str(out))}", soft_wrap=True)
     return 0

@@ -16,7 +16,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+import pydantic
 from pydantic import BaseModel, Field
+
+from haptics.errors import SessionError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -79,5 +82,47 @@ def write_manifest(session_dir: Path, manifest: Manifest) -> None:
 
 
 def read_manifest(session_dir: Path) -> Manifest:
-    """Load a session's manifest. Raises FileNotFoundError or pydantic.ValidationError."""
-    return Manifest.model_validate(json.loads((session_dir / MANIFEST_NAME).read_text()))
+    """Load a session's manifest.
+
+    Raises SessionError, saying which file and what to do, when it is missing, cannot be
+    read, is not valid JSON, has a `schema_version` this haptics does not know, or does not
+    match the schema.
+    """
+    path = session_dir / MANIFEST_NAME
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise SessionError(
+            f"{session_dir} is not a session (no {MANIFEST_NAME}); "
+            "`haptics sessions list` shows the sessions under a folder"
+        ) from exc
+    except OSError as exc:
+        raise SessionError(
+            f"{path} cannot be read ({exc.strerror or exc}); check that it is a file you may read"
+        ) from exc
+    except ValueError as exc:  # JSON or UTF-8
+        raise SessionError(
+            f"{path} is not valid JSON ({exc}); restore it from a backup, or from "
+            f"{MANIFEST_NAME}.tmp or a repair backup if one is beside it"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise SessionError(f"{path} holds no manifest object; restore it from a backup")
+    found = raw.get("schema_version")
+    if type(found) is not int or found != SCHEMA_VERSION:  # bool is not a version
+        if isinstance(found, int) and not isinstance(found, bool) and found > SCHEMA_VERSION:
+            hint = "it was written by a newer haptics: upgrade haptics to read it"
+        else:
+            hint = "this is not a manifest haptics wrote, or it was edited by hand"
+        raise SessionError(
+            f"{path} has schema_version {found!r}, and this haptics reads only version "
+            f"{SCHEMA_VERSION}; {hint}"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise SessionError(
+            f"{path} does not match the manifest schema ({exc.error_count()} problem(s), "
+            f"first at '{where}': {first['msg']}); restore it from a backup"
+        ) from exc

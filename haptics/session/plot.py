@@ -1,4 +1,8 @@
-"""A session on one time axis: position, force, contact and events (matplotlib, Agg)."""
+"""A session on one time axis: position, force, contact and events (matplotlib, Agg).
+
+Period error is measured against the loop rate the manifest declares (or, when it declares
+none, the median tick interval), with `haptics.session.figures`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,29 @@ from pathlib import Path
 
 import numpy as np
 
+from haptics.errors import SessionError
+from haptics.session.figures import period_errors_ns, period_or_median_ns
 from haptics.session.reading import Session
 from haptics.wire.messages import EVENT_NAMES
 
 
 def plot_session(session: Session, out: Path) -> Path:
-    """Draw the session to `out` (PNG) and return the path."""
+    """Draw the session to `out` (PNG) and return the path; damaged streams are drawn from
+    their intact batches.
+
+    Raises SessionError when the state or telemetry stream has no samples to draw (naming
+    the file and why), or when `out` cannot be written.
+    """
+    for name in ("state", "telemetry"):
+        if name not in session.manifest.streams:
+            raise SessionError(f"{session.path} has no '{name}' stream: nothing to plot")
+        if session.table(name).num_rows == 0:
+            why = session.missing.get(name) or session.damaged.get(name)
+            file = session.path / session.manifest.streams[name].file
+            raise SessionError(
+                f"{file} holds no samples, nothing to plot"
+                + (f": {why}" if why else " (the session recorded nothing)")
+            )
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +76,9 @@ def plot_session(session: Session, out: Path) -> Path:
     ax.set_ylabel("depth (mm)")
     ax.legend(loc="upper right", fontsize=8)
     ax = axes[3]
-    err = np.abs(np.diff(tel["wake_ns"].astype(np.int64)) - 1_000_000) / 1e3
+    rate = session.nominal_rate_hz("telemetry")
+    wake = tel["wake_ns"].astype(np.int64)
+    err = period_errors_ns(wake, period_or_median_ns(wake, rate)) / 1e3
     ax.plot(tt[1:], err, lw=0.6, color="tab:purple")
     ax.set_yscale("symlog", linthresh=10)
     ax.set_ylabel("period error (µs)")
@@ -79,7 +102,13 @@ def plot_session(session: Session, out: Path) -> Path:
         f"{session.path.name} · {m.scene.get('scene')} · {m.device.get('driver')} · {m.status}"
     )
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
+    except OSError as exc:
+        raise SessionError(
+            f"cannot write the plot to {out} ({exc.strerror or exc}); choose another path with -o"
+        ) from exc
+    finally:
+        plt.close(fig)
     return out

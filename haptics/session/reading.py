@@ -7,60 +7,55 @@ first incomplete one, so a cut-off file yields everything that was flushed befor
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pydantic
 
 from haptics.errors import SessionError
+from haptics.session.figures import loop_figures, percentiles_us, period_or_median_ns
 from haptics.session.manifest import MANIFEST_NAME, Manifest, read_manifest
+from haptics.session.streams import (
+    arrow_schema,
+    file_sha256,
+    read_stream,
+    scan_stream,
+    seq_column,
+    stream_path,
+)
 from haptics.wire.messages import EVENT_NAMES, LAYOUTS, STATUS_WATCHDOG
+from haptics.wire.sequence import count_gaps
 
+__all__ = [
+    "Session",
+    "list_sessions",
+    "loop_figures",
+    "open_session",
+    "read_stream",
+    "seq_gaps",
+    "summarize",
+]
 
-def read_stream(path: Path) -> tuple[pa.Table, bool]:
-    """All complete record batches of an Arrow IPC stream file; (table, truncated).
-
-    Raises SessionError if the file is missing or is not an Arrow stream at all.
-    """
-    if not path.exists():
-        raise SessionError(f"{path} is missing; the session may have been moved or cut short")
-    try:
-        reader = pa.ipc.open_stream(pa.memory_map(str(path)))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SessionError(
-            f"{path.name} is not a readable Arrow stream ({exc}); "
-            "run `haptics sessions repair` on the session"
-        ) from exc
-    schema = reader.schema
-    with contextlib.suppress(pa.ArrowInvalid, OSError):  # a cut-off file: slow path below
-        return reader.read_all(), False  # the fast path: every batch in one call
-    # cut off mid-batch (a killed writer): re-read batch by batch, keep every complete one
-    batches: list[pa.RecordBatch] = []
-    reader = pa.ipc.open_stream(pa.memory_map(str(path)))
-    truncated = False
-    while True:
-        try:
-            batches.append(reader.read_next_batch())
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, OSError):
-            truncated = True
-            break
-    return pa.Table.from_batches(batches, schema=schema), truncated
+seq_gaps = count_gaps  # the name this module has always exported
 
 
 @dataclass
 class Session:
-    """A session bundle opened for reading."""
+    """A session bundle opened for reading.
+
+    A stream that cannot be read at all (missing, unreadable, outside the session folder)
+    reads as empty and is named in `missing`; one with damaged or cut-off parts reads as its
+    intact batches and is named in `damaged` (and `truncated`). Each message names the file
+    and what to do.
+    """
 
     path: Path
     manifest: Manifest
     truncated: dict[str, bool] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # stream → why it reads as empty
+    damaged: dict[str, str] = field(default_factory=dict)  # stream → what is damaged
     _tables: dict[str, pa.Table] = field(default_factory=dict)
 
     @property
@@ -68,26 +63,37 @@ class Session:
         return list(self.manifest.streams)
 
     def table(self, name: str) -> pa.Table:
-        """One stream as an Arrow table. Raises SessionError for an unknown stream."""
+        """One stream as an Arrow table. Raises SessionError for an unknown stream, or for a
+        stream of an unknown layout whose file cannot be read."""
         if name not in self.manifest.streams:
             raise SessionError(
                 f"no stream '{name}' in {self.path}; streams: {', '.join(self.stream_names)}"
             )
         if name not in self._tables:
-            info = self.manifest.streams[name]
-            try:
-                table, cut = read_stream(self.path / info.file)
-            except SessionError as exc:
-                layout = LAYOUTS.get(info.layout)
-                if layout is None:
-                    raise
-                # a file lost or unreadable from its first byte: an empty stream, said so
-                from haptics.session.recorder import arrow_schema
-
-                table, cut = arrow_schema(layout).empty_table(), True
-                self.missing[name] = str(exc)
-            self._tables[name], self.truncated[name] = table, cut
+            self._tables[name], self.truncated[name] = self._read(name)
         return self._tables[name]
+
+    def _read(self, name: str) -> tuple[pa.Table, bool]:
+        info = self.manifest.streams[name]
+        layout = LAYOUTS.get(info.layout)
+        schema = arrow_schema(layout) if layout is not None else None
+        repair = f"`haptics sessions repair {self.path}`"
+        try:
+            path = stream_path(self.path, info.file)
+            table, cut = read_stream(path, schema)
+        except SessionError as exc:
+            if schema is None:
+                raise
+            self.missing[name] = str(exc)  # lost or unreadable from its first byte: empty
+            return schema.empty_table(), True
+        if cut:
+            scan = scan_stream(path, schema)
+            if scan.damaged or scan.schema_damaged or self.complete:
+                self.damaged[name] = (
+                    f"{path} is damaged: {scan.describe()}; {scan.rows} rows in intact "
+                    f"batches are read. {repair} keeps a copy and rewrites it from them"
+                )
+        return table, cut
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
         """One stream as numpy arrays, one per column."""
@@ -112,56 +118,100 @@ class Session:
     def complete(self) -> bool:
         return self.manifest.status != "recording"
 
+    def nominal_rate_hz(self, name: str) -> float | None:
+        """The rate a stream was declared at, from the manifest: the stream's own entry,
+        else the loop's rate (telemetry, command), the device schema's (state) or the video's
+        fps (frames); None when the manifest does not say."""
+        m = self.manifest
+        declared: Any = m.streams[name].nominal_rate_hz if name in m.streams else None
+        if declared is None and name in ("telemetry", "command"):
+            declared = m.loop.get("rate_hz")
+        elif declared is None and name == "state":
+            declared = (m.device.get("schema") or {}).get("rate_hz")
+        elif declared is None and name == "frames" and m.video:
+            declared = m.video.get("fps")
+        try:
+            rate = float(declared) if declared is not None else None
+        except (TypeError, ValueError):
+            return None
+        return rate if rate is not None and np.isfinite(rate) and rate > 0 else None
+
+    def verify(self) -> dict[str, str]:
+        """Files whose SHA-256 differs from the one the manifest recorded at close, or that
+        cannot be hashed: {stream: what is wrong}. Streams without a recorded hash (a
+        session cut off before close) are not checked."""
+        out: dict[str, str] = {}
+        for name, info in self.manifest.streams.items():
+            if not info.sha256:
+                continue
+            try:
+                path = stream_path(self.path, info.file)
+                actual = file_sha256(path)
+            except SessionError as exc:
+                out[name] = str(exc)
+                continue
+            except OSError as exc:
+                out[name] = (
+                    f"{self.path / info.file} cannot be read to check its hash "
+                    f"({exc.strerror or exc}); check that it is a file you may read"
+                )
+                continue
+            if actual != info.sha256:
+                out[name] = (
+                    f"{path} differs from the SHA-256 recorded when the session closed: it "
+                    "was changed or damaged since. Restore it from a copy; "
+                    f"`haptics sessions repair {self.path}` recovers what is readable"
+                )
+        return out
+
+    def problems(self) -> dict[str, str]:
+        """Every stream that is missing, damaged or cut off (reads them all): {stream: why}."""
+        for name in self.stream_names:
+            try:
+                self.table(name)
+            except SessionError as exc:
+                self.missing[name] = str(exc)
+        out = dict(self.missing)
+        for name, why in self.damaged.items():
+            out.setdefault(name, why)
+        return out
+
 
 def open_session(path: str | Path) -> Session:
-    """Open a session directory. Raises SessionError with what to do if it is not one."""
+    """Open a session directory.
+
+    Raises SessionError, saying what to do, if it is not a session, its manifest is
+    unreadable or broken, or it was written with a schema_version this haptics cannot read.
+    """
     p = Path(path)
-    if not (p / MANIFEST_NAME).exists():
+    if not p.is_dir():
         raise SessionError(
-            f"{p} is not a session (no {MANIFEST_NAME}); "
-            "`haptics sessions list` shows the sessions under a folder"
+            f"{p} is not a session folder; `haptics sessions list` shows the sessions under "
+            "a folder"
         )
-    try:
-        manifest = read_manifest(p)
-    except (ValueError, pydantic.ValidationError) as exc:
-        raise SessionError(f"{p / MANIFEST_NAME} is unreadable: {exc}") from exc
-    return Session(p, manifest)
+    return Session(p, read_manifest(p))
 
 
-def _percentiles_us(values_ns: np.ndarray) -> dict[str, float]:
-    if values_ns.size == 0:
-        return {"p50": 0.0, "p99": 0.0, "p999": 0.0, "max": 0.0}
-    p50, p99, p999 = np.percentile(values_ns, [50, 99, 99.9]) / 1e3
-    return {
-        "p50": round(float(p50), 2),
-        "p99": round(float(p99), 2),
-        "p999": round(float(p999), 2),
-        "max": round(float(values_ns.max()) / 1e3, 2),
-    }
+def _events(tel: dict[str, np.ndarray], state: dict[str, np.ndarray]) -> dict[str, int]:
+    if tel and tel["events"].size:
+        ev = tel["events"]
+        events = {name: int(np.count_nonzero(ev & bit)) for bit, name in EVENT_NAMES.items()}
+    else:
+        events = {name: 0 for name in EVENT_NAMES.values()}
+    if tel and "safety" in tel and tel["safety"].size:
+        from haptics.loop.safety import SAFETY_INPUT_LOST
+
+        lost = (tel["safety"] & SAFETY_INPUT_LOST) != 0
+        events["input_lost"] = int(np.count_nonzero(lost[1:] & ~lost[:-1]) + int(lost[0]))
+    if state and state["status"].size:
+        wd = (state["status"] & STATUS_WATCHDOG) != 0
+        events["device_watchdog"] = int(np.count_nonzero(wd[1:] & ~wd[:-1]) + int(wd[0]))
+    return events
 
 
-def loop_figures(wake_ns: np.ndarray, period_ns: int) -> dict[str, Any]:
-    """Rate and period error of a loop from its tick wake times (pure)."""
-    if wake_ns.size < 2:
-        return {"rate_hz": 0.0, "period_error_us": _percentiles_us(np.zeros(0))}
-    d = np.diff(wake_ns.astype(np.int64))
-    span = float(wake_ns[-1] - wake_ns[0])
-    return {
-        "rate_hz": round((wake_ns.size - 1) * 1e9 / span, 3),
-        "period_error_us": _percentiles_us(np.abs(d - period_ns).astype(np.float64)),
-    }
-
-
-def seq_gaps(seq: np.ndarray) -> int:
-    """Samples missing inside the received range of sequence numbers."""
-    if seq.size == 0:
-        return 0
-    u = np.unique(seq)
-    return int(u[-1] - u[0] + 1 - u.size)
-
-
-def summarize(session: Session) -> dict[str, Any]:
-    """The summary `haptics sessions show --json` prints."""
+def summarize(session: Session, verify: bool = False) -> dict[str, Any]:
+    """The summary `haptics sessions show --json` prints. With `verify`, stream hashes are
+    checked against the manifest and mismatches listed under "problems"."""
     m = session.manifest
     streams: dict[str, int] = {}
     gaps_by_stream: dict[str, int] = {}
@@ -169,9 +219,8 @@ def summarize(session: Session) -> dict[str, Any]:
     for name in session.stream_names:
         t = session.table(name)
         streams[name] = t.num_rows
-        seq_col = "tick" if name == "telemetry" else "seq"
-        seq = t.column(seq_col).to_numpy() if t.num_rows else np.zeros(0, np.uint64)
-        gaps_by_stream[name] = seq_gaps(seq)
+        seq = t.column(seq_column(t.column_names)).to_numpy() if t.num_rows else np.zeros(0)
+        gaps_by_stream[name] = count_gaps(seq)
         published = m.streams[name].published
         if published is not None:
             loss[name] = {
@@ -179,6 +228,10 @@ def summarize(session: Session) -> dict[str, Any]:
                 "recorded": t.num_rows,
                 "fraction": round(t.num_rows / published, 6) if published else 1.0,
             }
+    problems = session.problems()
+    if verify:
+        for name, why in session.verify().items():
+            problems.setdefault(name, why)
     out: dict[str, Any] = {
         "path": str(session.path),
         "session_id": m.session_id,
@@ -186,6 +239,8 @@ def summarize(session: Session) -> dict[str, Any]:
         "complete": session.complete,
         "truncated_streams": [k for k, v in session.truncated.items() if v],
         "missing_streams": dict(session.missing),
+        "damaged_streams": dict(session.damaged),
+        "problems": problems,
         "scene": m.scene.get("scene"),
         "device": m.device.get("driver"),
         "provenance": m.provenance,
@@ -198,37 +253,58 @@ def summarize(session: Session) -> dict[str, Any]:
     state = session.arrays("state") if "state" in streams else {}
     host = state.get("host_time_ns", tel.get("wake_ns", np.zeros(0)))
     out["duration_s"] = round(float(host[-1] - host[0]) / 1e9, 3) if host.size > 1 else 0.0
-    period_ns = round(1e9 / float(m.loop.get("rate_hz", 1000.0)))
+    rate = session.nominal_rate_hz("telemetry") if "telemetry" in streams else None
     if tel and tel["wake_ns"].size:
-        figures = loop_figures(tel["wake_ns"], period_ns)
-        figures["ticks"] = int(tel["wake_ns"].size)
+        wake = tel["wake_ns"]
+        figures = loop_figures(wake, period_or_median_ns(wake, rate))
+        figures["nominal_rate_hz"] = rate
+        figures["ticks"] = int(wake.size)
         figures["missed_ticks"] = int(tel["missed_ticks"].sum())
-        figures["compute_us"] = _percentiles_us(tel["compute_ns"].astype(np.float64))
+        figures["compute_us"] = percentiles_us(tel["compute_ns"])
         out["loop"] = figures
         f = np.sqrt(tel["fx"] ** 2 + tel["fy"] ** 2 + tel["fz"] ** 2)
         out["max_force_n"] = round(float(f.max()), 4)
         out["contact_fraction"] = round(float(tel["contact"].mean()), 4)
         out["inclusion_fraction"] = round(float(tel["inclusion"].mean()), 4)
-        ev = tel["events"]
-        events = {name: int(np.count_nonzero(ev & bit)) for bit, name in EVENT_NAMES.items()}
     else:
-        out["loop"] = {"rate_hz": 0.0, "period_error_us": _percentiles_us(np.zeros(0))}
+        out["loop"] = {
+            "rate_hz": 0.0,
+            "nominal_rate_hz": rate,
+            "period_error_us": percentiles_us(np.zeros(0)),
+        }
         out["max_force_n"], out["contact_fraction"] = 0.0, 0.0
-        events = {name: 0 for name in EVENT_NAMES.values()}
-    if tel and "safety" in tel and tel["safety"].size:
-        from haptics.loop.safety import SAFETY_INPUT_LOST
-
-        lost = (tel["safety"] & SAFETY_INPUT_LOST) != 0
-        events["input_lost"] = int(np.count_nonzero(lost[1:] & ~lost[:-1]) + int(lost[0]))
-    if state and state["status"].size:
-        wd = (state["status"] & STATUS_WATCHDOG) != 0
-        events["device_watchdog"] = int(np.count_nonzero(wd[1:] & ~wd[:-1]) + int(wd[0]))
-    out["events"] = events
+    out["events"] = _events(tel, state)
     return out
 
 
+@dataclass(frozen=True)
+class Listed:
+    """One entry of `list_sessions_checked`: a session folder and its manifest, or why the
+    manifest cannot be read."""
+
+    path: Path
+    manifest: Manifest | None
+    error: str | None
+
+
 def list_sessions(root: Path) -> list[Path]:
-    """Session directories directly under `root`, oldest first."""
-    if not root.exists():
+    """Session directories directly under `root` (folders with a manifest file, readable
+    or not), by name."""
+    if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if (p / MANIFEST_NAME).exists()), key=lambda p: p.name)
+    return sorted(
+        (p for p in root.iterdir() if p.is_dir() and (p / MANIFEST_NAME).exists()),
+        key=lambda p: p.name,
+    )
+
+
+def list_sessions_checked(root: Path) -> list[Listed]:
+    """Every session under `root` with its manifest, or the reason it cannot be read; one
+    broken session never hides the others."""
+    out: list[Listed] = []
+    for p in list_sessions(root):
+        try:
+            out.append(Listed(p, read_manifest(p), None))
+        except SessionError as exc:
+            out.append(Listed(p, None, str(exc)))
+    return out

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import os
 import resource
 import signal
@@ -43,14 +42,16 @@ from pydantic import BaseModel, Field
 from haptics.errors import MessageError, RecorderError, SessionError
 from haptics.process import child_setup, keep_off_loop_cpu
 from haptics.session.camera import frame_hwm, split_frame
+from haptics.session.clock import clock_mapping
 from haptics.session.manifest import MANIFEST_NAME, Manifest, StreamInfo, write_manifest
+from haptics.session.streams import EOS, arrow_schema, file_sha256, read_stream
 from haptics.session.video import FRAME_INDEX, FRAMES_FILE, VIDEO_FILE, VideoWriter, pts_for
-from haptics.wire.control import ControlServer
+from haptics.wire.control import RECORDER_COMMANDS, ControlServer
 from haptics.wire.messages import LAYOUTS, Layout
-from haptics.wire.transport import TOPICS, SeqTracker, subscriber
+from haptics.wire.sequence import SeqTracker
+from haptics.wire.transport import TOPICS, subscriber
 
 _SEQ = struct.Struct("<Q")
-_EOS: Final = b"\xff\xff\xff\xff\x00\x00\x00\x00"  # Arrow IPC end-of-stream marker
 _DISK_FULL_ERRNOS: Final = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 RESERVE_NAME: Final = ".space-reserve"
 
@@ -82,11 +83,6 @@ class RecorderConfig(BaseModel):
     reserve_bytes: int = Field(
         64 * 1024, ge=0, description="space held back so the final manifest fits on a full disk"
     )
-
-
-def arrow_schema(layout: Layout) -> pa.Schema:
-    """The Arrow schema of a layout's recorded columns (the kind/version header is dropped)."""
-    return pa.schema([(n, pa.from_numpy_dtype(layout.dtype[n])) for n in layout.names[2:]])
 
 
 def to_record_batch(layout: Layout, payloads: list[bytes]) -> tuple[pa.RecordBatch, int]:
@@ -138,8 +134,13 @@ class StreamWriter:
         if self.failed or self.closed:
             return
         self.pending.append(payload)
-        if len(payload) >= 10:
-            self.tracker.update(_SEQ.unpack_from(payload, 2)[0])
+        layout = self.layout
+        if (
+            len(payload) == layout.size
+            and payload[0] == layout.kind
+            and payload[1] == layout.version
+        ):
+            self.tracker.update(_SEQ.unpack_from(payload, 2)[0])  # others: counted bad at flush
 
     def flush(self) -> None:
         """Write what is pending as one record batch and push it to the OS.
@@ -192,7 +193,7 @@ class StreamWriter:
         with contextlib.suppress(OSError):
             os.truncate(self.path, self.good_bytes)
             with open(self.path, "ab") as f:  # no room for 8 bytes: still readable without
-                f.write(_EOS)
+                f.write(EOS)
 
     def info(self) -> StreamInfo:
         t = self.tracker
@@ -209,12 +210,7 @@ class StreamWriter:
         )
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256 = file_sha256  # the name this module has always exported
 
 
 def _cpu_s() -> float:
@@ -411,9 +407,6 @@ class Recording:
 
     def clock_mapping(self) -> dict[str, Any]:
         """The device→host clock fit over the recorded state stream (offset, drift, residual)."""
-        from haptics.session.qa import clock_mapping
-        from haptics.session.reading import read_stream
-
         try:
             table, _ = read_stream(self.cfg.session_dir / "state.arrows")
         except (RecorderError, OSError, SessionError) as exc:
@@ -451,7 +444,7 @@ def run_recorder_process(cfg: RecorderConfig) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit gives EFBIG, not death
     keep_off_loop_cpu(cfg.cpus)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    ctl = ControlServer(ctx, cfg.endpoints["ctl-recorder"])
+    ctl = ControlServer(ctx, cfg.endpoints["ctl-recorder"], RECORDER_COMMANDS)
     socks = {topic: subscriber(ctx, cfg.endpoints[topic], deep=True) for topic in TOPICS}
     frames: zmq.Socket[bytes] | None = None
     if cfg.video is not None:
@@ -565,9 +558,9 @@ def _answer(req: dict[str, Any], ctl: ControlServer, rec: Recording) -> None:
         ctl.reply({"ok": True})
     elif cmd == "annotate":
         for key in ("device", "scene", "loop", "clock"):
-            if key in req:
+            if req.get(key) is not None:
                 getattr(m, key).update(req[key])
-        if "provenance" in req:
+        if req.get("provenance") is not None:
             m.provenance = str(req["provenance"])
         if rec.writing:
             failed = rec.save_manifest()
