@@ -91,11 +91,14 @@ def detect_punctures(
     min_drop_fraction: float = 0.25,
 ) -> list[Hit]:
     """Punctures as sharp force drops: from a peak of at least `min_peak_n`, force falls by
-    at least `min_drop_n` and `min_drop_fraction` of the peak within `window_s`. The hit is
-    at the peak; confidence is the drop fraction over 0.5 (a halving is certain)."""
+    at least `min_drop_n` and `min_drop_fraction` of the peak within `window_s` (on a 5-sample
+    running median, so single-sample spikes do not count). The hit is at the peak; confidence
+    is the drop fraction over 0.5 (a halving is certain)."""
     n = force_n.size
-    if n < 3:
+    if n < 5:
         return []
+    # a 5-sample running median first: a one-sample spike is not a puncture
+    force_n = np.median(sliding_window_view(np.pad(force_n, 2, mode="edge"), 5), axis=1)
     dt = float(np.median(np.diff(t_ns))) if n > 1 else 1e6
     w = max(2, round(window_s * 1e9 / max(dt, 1.0)))
     padded = np.concatenate([force_n[1:], np.full(w, np.inf)])
@@ -146,7 +149,8 @@ def needle_phases(
         for p in punct:
             end = int(np.searchsorted(wake_ns, wake_ns[p] + int(PUNCTURE_PHASE_S * 1e9)))
             labels[int(p) : min(end, deepest)] = "puncture"
-        labels[max(deepest, first) + 1 :] = "retraction"
+        if deepest > first:
+            labels[deepest:] = "retraction"
     cuts = np.nonzero(labels[1:] != labels[:-1])[0] + 1
     starts = np.concatenate([[0], cuts])
     ends = np.concatenate([cuts, [n - 1]])
