@@ -212,8 +212,10 @@ def _check_watchdog(dev: SerialDevice) -> dict[str, Any]:
                    and s.arm_state == p.ArmState.FAULT), None)
     tripped_after_ms: float | None = None
     force_zeroed = fault_latched = False
+    faults: list[str] = []
     if applied is not None and trip_i is not None:
         trip = seen[trip_i]
+        faults = [name for bit, name in p.FAULT_NAMES.items() if trip.fault_bits & bit]
         tripped_after_ms = (trip.time_us - applied.time_us) / 1000.0
         after = seen[trip_i:]
         force_zeroed = all(s.force_cmd_n == 0.0 for s in after)
@@ -243,6 +245,7 @@ def _check_watchdog(dev: SerialDevice) -> dict[str, Any]:
     return {
         "period_ms": period_ms,
         "tripped_after_ms": tripped_after_ms,
+        "faults": faults,  # what the trip latched: ["watchdog"] when all is well
         "force_zeroed": force_zeroed,
         "fault_latched": fault_latched,
         "rearm_after_clear": rearmed,

@@ -9,7 +9,14 @@ caller's thread, one COMMAND frame per `write()`.
 Safety, in layers: the firmware clamps force and trips its command watchdog (default
 100 ms, latching a fault) if COMMANDs stop while armed; this driver's own watchdog sends zero
 and DISARM if the caller stops writing for `host_watchdog_ms`; a lost link never re-arms by
-itself. ARM, DISARM, CLEAR_FAULT and SET_PARAMS go through the acknowledged control plane
+itself. Whenever the driver withholds force from a caller that armed it (its watchdog
+tripped, the link came back, an ARM failed), every sample carries STATUS_WATCHDOG and
+`stats()["force_withheld"]` says why, until the caller disarms and arms again.
+
+COMMAND seqs come from one counter shared by the caller's thread (`write()`) and the reader
+thread (the host watchdog's zero): taking a seq and sending its frame happen under one lock,
+so seqs go out strictly increasing and the firmware never drops the watchdog's zero as
+stale. ARM, DISARM, CLEAR_FAULT and SET_PARAMS go through the acknowledged control plane
 (nonce, retried, de-duplicated by the device).
 
 When the port disappears (unplug, emulator stopped) or goes silent, the device is lost:
@@ -35,7 +42,7 @@ import serial
 
 from drivers.serial import protocol as p
 from drivers.serial.framing import FrameReader
-from haptics.devices.device import ZERO, Device, DeviceInfo, FeatureSchema, Sample, Vec3
+from haptics.devices.device import ZERO, Device, DeviceInfo, FeatureSchema, Lifecycle, Sample, Vec3
 from haptics.errors import DeviceError, DeviceLost, DeviceNotFound, FirmwareMismatch, MessageError
 from haptics.wire.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
 
@@ -129,6 +136,7 @@ class SerialDevice(Device):
         self._port: Any = None
         self._posix = False
         self._write_lock = threading.Lock()
+        self._cmd_lock = threading.Lock()  # a COMMAND's seq and its send, as one step
         self._frames = FrameReader()
         self._cond = threading.Condition()
         self._samples: collections.deque[Sample] = collections.deque(maxlen=queue_size)
@@ -164,6 +172,7 @@ class SerialDevice(Device):
         self._armed_intent = False
         self._host_wd_tripped = False
         self._safe_off = False  # keep the device disarmed until the caller arms it again
+        self._withheld_why: str | None = None  # why _safe_off was set (stats, sample status)
         self._last_write_ns = 0
         self._disarm_resend_ns = 0
         # known device parameters
@@ -237,14 +246,8 @@ class SerialDevice(Device):
         self._last_write_ns = now
         if self._safe_off or self._link != "connected":
             return ZERO
-        self._cmd_seq = seq = (self._cmd_seq + 1) & 0xFFFFFFFF
-        wire = p.encode_command(seq, sent, self._command_flags)
-        slot = seq & (_SEND_SLOTS - 1)
-        self._send_ns[slot] = now
-        self._send_seq[slot] = seq
-        if not self._send(wire):
+        if not self._send_command(sent, self._command_flags, now):
             return ZERO
-        self._c["commands_sent"] += 1
         if self._device_arm != p.ArmState.ARMED:
             return ZERO
         return (fx, 0.0, 0.0)
@@ -255,17 +258,18 @@ class SerialDevice(Device):
         # before asking: the reader thread must not take the coming ARMED for an unwanted one
         self._last_write_ns = time.monotonic_ns()
         self._safe_off = False
+        self._withheld_why = None
         self._host_wd_tripped = False
         self._armed_intent = True
         try:
             ack = self._request(p.Arm, "ARM")
         except DeviceLost:
             self._armed_intent = False
-            self._safe_off = True  # if it did arm, housekeeping disarms it
+            self._withhold("arm_failed")  # if it did arm, housekeeping disarms it
             raise
         if ack.result != p.AckResult.OK:
             self._armed_intent = False
-            self._safe_off = True
+            self._withhold("arm_failed")
         if ack.result == p.AckResult.REFUSED_FAULT:
             faults = ", ".join(_flag_names(ack.fault_bits, p.FAULT_NAMES)) or "unknown"
             raise DeviceError(
@@ -278,6 +282,7 @@ class SerialDevice(Device):
         self._armed_intent = False
         self._host_wd_tripped = False
         self._safe_off = False
+        self._withheld_why = None
         if self._link != "connected":
             return
         try:
@@ -287,7 +292,7 @@ class SerialDevice(Device):
 
     def _close(self) -> None:
         if self._link == "connected" and self._armed_intent:
-            self._send(p.encode_command((self._cmd_seq + 1) & 0xFFFFFFFF, 0.0))
+            self._send_command(0.0, 0, time.monotonic_ns())
             with contextlib.suppress(DeviceLost):
                 self._request(p.Disarm, "DISARM", timeout_s=0.2)
         self._shutdown()
@@ -327,6 +332,18 @@ class SerialDevice(Device):
                 "spring and damping >= 0, |anchor| <= 1 m.")
         self._watchdog_ms, self._ramp_ms, self._clamp_n = values[0], values[1], values[2]
         self._spring = (values[3], values[4], values[5])
+
+    @property
+    def force_withheld(self) -> str | None:
+        """Why the driver holds force at zero although the caller armed it, else None.
+
+        "host_watchdog" (the caller stopped writing while armed), "reconnected" (the link was
+        lost and came back: the device starts disarmed) or "arm_failed". Samples carry
+        STATUS_WATCHDOG meanwhile; disarm() and arm() end it.
+        """
+        if self._safe_off and self.state is Lifecycle.ARMED:
+            return self._withheld_why or "driver"
+        return None
 
     def use_local_spring(self, enabled: bool) -> None:
         """Ask the firmware to add its spring-damper (set_params) to every commanded force."""
@@ -383,6 +400,7 @@ class SerialDevice(Device):
                        "count": n},
             "device_errors": self._device_errors._asdict() if self._device_errors else None,
             "clock_offset_us": self.clock_offset_us,
+            "force_withheld": self.force_withheld,
             "last_error": str(self.last_error) if self.last_error else None,
         }
 
@@ -433,6 +451,29 @@ class SerialDevice(Device):
         if port is not None:
             with contextlib.suppress(OSError, serial.SerialException):
                 port.close()
+
+    def _send_command(self, force_n: float, flags: int, now: int) -> bool:
+        """Send a COMMAND with the next seq; False when it could not be written.
+
+        Called from the caller's thread (write, close) and the reader thread (host watchdog):
+        the seq is taken and its frame written under one lock, so seqs reach the device in
+        increasing order and none is handed out twice.
+        """
+        with self._cmd_lock:
+            seq = (self._cmd_seq + 1) & 0xFFFFFFFF
+            slot = seq & (_SEND_SLOTS - 1)
+            self._send_ns[slot] = now
+            self._send_seq[slot] = seq
+            self._cmd_seq = seq
+            if not self._send(p.encode_command(seq, force_n, flags)):
+                return False
+            self._c["commands_sent"] += 1
+        return True
+
+    def _withhold(self, why: str) -> None:
+        """Hold force at zero (and the device disarmed) until the caller arms again."""
+        self._withheld_why = why
+        self._safe_off = True
 
     def _send(self, wire: bytes) -> bool:
         port = self._port
@@ -629,10 +670,9 @@ class SerialDevice(Device):
                 or now - self._last_write_ns <= self.host_watchdog_ns):
             return
         self._host_wd_tripped = True
-        self._safe_off = True
+        self._withhold("host_watchdog")
         self._c["host_watchdog_trips"] += 1
-        self._cmd_seq = seq = (self._cmd_seq + 1) & 0xFFFFFFFF
-        self._send(p.encode_command(seq, 0.0))
+        self._send_command(0.0, 0, now)
         log.warning("serial: no write() for %.0f ms while armed; zeroed force and disarmed %s",
                     self.host_watchdog_ns / 1e6, self.argument)
 
@@ -682,7 +722,8 @@ class SerialDevice(Device):
         self._device_arm = None
         self._armed_intent = False
         self._host_wd_tripped = False
-        self._safe_off = True  # a new link starts disarmed, whatever the device was doing
+        # a new link starts disarmed, whatever the device was doing (its HELLO disarmed it)
+        self._withhold("reconnected")
         self._last_rx_ns = now
         if self._ever_connected:
             self._c["reconnects"] += 1
@@ -720,8 +761,8 @@ class SerialDevice(Device):
         arm = st.arm_state
         status = ((STATUS_ARMED if arm == p.ArmState.ARMED else 0)
                   | (STATUS_FAULT if arm == p.ArmState.FAULT else 0)
-                  | (STATUS_WATCHDOG if (st.fault_bits & p.FAULT_WATCHDOG or self._host_wd_tripped)
-                     else 0)
+                  | (STATUS_WATCHDOG if (st.fault_bits & p.FAULT_WATCHDOG or self._host_wd_tripped
+                                       or self.force_withheld is not None) else 0)
                   | (STATUS_CLAMPED if st.flags & p.STATE_FLAG_CLAMPED else 0))
         sample = Sample(self._ext_seq, st.time_us * 1000, now, (st.position_m, 0.0, 0.0),
                         (st.velocity_mps, 0.0, 0.0), (st.force_meas_n, 0.0, 0.0), 0, status)

@@ -37,7 +37,7 @@ def test_run_device_test_over_the_emulator(emulator: EmulatorProcess) -> None:
     assert r["rtt_us"]["count"] > 500
     assert r["rtt_us"]["p50"] < 1000
     w = r["watchdog"]
-    assert w["ok"] and w["force_zeroed"] and w["fault_latched"] and w["rearm_after_clear"]
+    assert w["ok"] and w["force_zeroed"] and w["fault_latched"] and w["rearm_after_clear"], w
     assert w["period_ms"] == 100 and w["tripped_after_ms"] <= 101.0
     verdict = evaluate(r)
     assert verdict["frames_lost"] and verdict["crc_errors"] and verdict["watchdog"]
