@@ -10,6 +10,7 @@ void tick_sync_init(tick_sync_t *s, uint32_t period_us, uint32_t window_us, uint
     s->cmd_pending = false;
     s->cmd_arrival_us = 0;
     s->missed = 0;
+    s->last_tick_us = now_us;
 }
 
 void tick_sync_command(tick_sync_t *s, uint64_t now_us)
@@ -32,11 +33,18 @@ uint64_t tick_sync_wakeup(const tick_sync_t *s)
 
 bool tick_sync_due(const tick_sync_t *s, uint64_t now_us)
 {
-    return now_us >= tick_sync_wakeup(s);
+    return now_us >= tick_sync_wakeup(s) || now_us < s->last_tick_us;
 }
 
 void tick_sync_ticked(tick_sync_t *s, uint64_t now_us)
 {
+    if (now_us < s->last_tick_us) { /* the clock went back: restart the grid from here */
+        s->last_tick_us = now_us;
+        s->deadline_us = now_us + s->period_us;
+        s->cmd_pending = false;
+        return;
+    }
+    s->last_tick_us = now_us;
     int64_t adjust = 0;
     if (s->cmd_pending && s->window_us > 0u) {
         /* how long before the deadline the command arrived; more than half a period early

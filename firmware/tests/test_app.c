@@ -386,3 +386,44 @@ void test_app_sensor_timeout_faults(void)
     app_tick(&app, 3600);
     CHECK(hal_host.duty > 0.2f);
 }
+
+/* The board's clock jumps back while armed and pushing: the next tick is due at once, runs,
+ * latches FAULT_CLOCK and zeroes the motor; STATE keeps streaming on the new time base. */
+void test_app_clock_glitch_fails_safe(void)
+{
+    static app_t app;
+    start(&app);
+    no_ramp(&app, 0);
+    uint64_t t = 1000000u;
+    control(&app, MSG_ARM, 1, t);
+    uint32_t seq = 0;
+    for (; t < 1050000u; t += 1000u) {
+        command(&app, ++seq, 1.5f, t + 100u);
+        if (app_tick_due(&app, t + 100u)) {
+            app_tick(&app, t + 100u);
+        }
+    }
+    CHECK(hal_host.duty > 0.2f);
+    CHECK_EQ(app.control.arming.state, ARM_ARMED);
+    uint64_t back = 300000u; /* 0.75 s earlier */
+    CHECK(app_tick_due(&app, back));
+    app_tick(&app, back);
+    CHECK_NEAR(hal_host.duty, 0.0, 0);
+    CHECK_EQ(app.control.arming.state, ARM_FAULT);
+    CHECK(app.control.arming.fault_bits & FAULT_CLOCK);
+    hal_host_tx_clear();
+    int ticks = 0;
+    for (uint64_t now = back + 100u; now < back + 20000u; now += 100u) {
+        command(&app, ++seq, 1.5f, now);
+        if (app_tick_due(&app, now)) {
+            app_tick(&app, now);
+            ticks++;
+        }
+    }
+    CHECK(ticks >= 18 && ticks <= 21); /* the grid restarted at the new time */
+    collect();
+    const msg_t *st = last_of(MSG_STATE);
+    CHECK(st != NULL && st->u.state.arm_state == ARM_FAULT && st->u.state.force_cmd_n == 0.0f &&
+          (st->u.state.fault_bits & FAULT_CLOCK) != 0u);
+    CHECK_NEAR(hal_host.duty, 0.0, 0);
+}

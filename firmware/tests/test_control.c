@@ -362,6 +362,22 @@ void test_tick_sync_locks_to_commands(void)
     CHECK_EQ(s.missed, 0);
 }
 
+/* A clock that jumps back must not stop the ticks until it catches up with the old grid:
+ * the tick runs at once (so the control step can fail safe) and the grid restarts there. */
+void test_tick_sync_clock_backwards_ticks_at_once(void)
+{
+    tick_sync_t s;
+    tick_sync_init(&s, 1000u, 300u, 1000000u);
+    tick_sync_ticked(&s, 1001000u);
+    tick_sync_ticked(&s, 1002000u);
+    CHECK(!tick_sync_due(&s, 1002500u));
+    CHECK(tick_sync_due(&s, 400000u)); /* 0.6 s back */
+    tick_sync_ticked(&s, 400000u);
+    CHECK_EQ(s.deadline_us, 401000u);
+    CHECK(!tick_sync_due(&s, 400500u));
+    CHECK(tick_sync_due(&s, 401000u));
+}
+
 void test_tick_sync_skips_missed(void)
 {
     tick_sync_t s;

@@ -29,6 +29,7 @@
     X(tick_sync_free_runs)           \
     X(tick_sync_locks_to_commands)   \
     X(tick_sync_skips_missed)        \
+    X(tick_sync_clock_backwards_ticks_at_once) \
     X(app_hello_device_info)         \
     X(app_arm_ack_and_dedup)         \
     X(app_command_applied)           \
@@ -38,4 +39,5 @@
     X(app_tx_full_drops_whole_frames) \
     X(app_hello_disarms_and_zeroes)   \
     X(app_state_counters_are_32_bit)  \
-    X(app_sensor_timeout_faults)
+    X(app_sensor_timeout_faults)      \
+    X(app_clock_glitch_fails_safe)
