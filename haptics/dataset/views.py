@@ -44,9 +44,17 @@ def effective(answers: Iterable[Answer]) -> list[Answer]:
 
 
 def human_votes(answers: Iterable[Answer]) -> list[Answer]:
-    """Effective answers of annotators: what agreement and the distribution count (a model's
-    or a reviewer's answer is never a vote)."""
-    return [a for a in effective(answers) if a.role == "annotator"]
+    """Each annotator's current answers: what agreement and the distribution count. A model's
+    or a reviewer's answer is never a vote, and a reviewer's correction does not take the
+    annotator's vote away; only the annotator's own later answer replaces it."""
+    rows = list(answers)
+    author = {a.id: a.annotator_id for a in rows}
+    revised = {
+        a.supersedes
+        for a in rows
+        if a.supersedes is not None and author.get(a.supersedes) == a.annotator_id
+    }
+    return [a for a in rows if a.role == "annotator" and a.id not in revised]
 
 
 def gold(answers: Sequence[Answer], reviews: Sequence[Review]) -> list[Answer]:
