@@ -24,7 +24,7 @@ from haptics.devices.device import ZERO, Device, Lifecycle
 from haptics.devices.registry import make_device
 from haptics.errors import HapticsError
 from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
-from haptics.wire.control import ControlServer
+from haptics.wire.control import DEVICE_COMMANDS, ControlServer
 from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
 from haptics.wire.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
@@ -123,7 +123,7 @@ def run_device_process(cfg: DeviceProcessConfig) -> None:
     sys.setswitchinterval(1e-4)  # hand the GIL to the command thread quickly
     rt = cfg.realtime_priority
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq_context(rt + 5 if rt else None, cfg.cpus)
-    ctl = ControlServer(ctx, cfg.endpoints["ctl-device"])
+    ctl = ControlServer(ctx, cfg.endpoints["ctl-device"], DEVICE_COMMANDS)
     device = make_device(cfg.device)
     info = device.open().model_dump()
     pub = publisher(ctx, cfg.endpoints["state"])

@@ -29,7 +29,7 @@ from haptics.loop.tick import (
     tick,
 )
 from haptics.process import child_setup, make_realtime, pin_to_cpu, quiet_gc, zmq_context
-from haptics.wire.control import ControlServer
+from haptics.wire.control import LOOP_COMMANDS, ControlServer
 from haptics.wire.messages import COMMAND, EVENT_OVERRUN, TELEMETRY
 from haptics.wire.transport import (
     drain_latest,
@@ -79,7 +79,7 @@ def run_loop_process(cfg: LoopConfig) -> None:
     rt = cfg.realtime_priority
     io_cpus = cfg.io_cpus
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq_context(rt + 5 if rt else None, io_cpus)
-    ctl = ControlServer(ctx, cfg.endpoints["ctl-loop"])
+    ctl = ControlServer(ctx, cfg.endpoints["ctl-loop"], LOOP_COMMANDS)
     scene = make_scene(cfg.scene, cfg.scene_params)
     scene.build()
     states = subscriber(ctx, cfg.endpoints["state"], deep=False)

@@ -40,7 +40,7 @@ from haptics.errors import MessageError, SceneError
 from haptics.loop.clock import next_deadline
 from haptics.loop.scene import load_scene
 from haptics.process import child_setup, keep_off_loop_cpu
-from haptics.wire.control import ControlServer
+from haptics.wire.control import CAMERA_COMMANDS, ControlServer
 from haptics.wire.messages import TELEMETRY, Layout
 from haptics.wire.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
@@ -190,7 +190,7 @@ def run_camera_process(cfg: CameraConfig) -> None:
     with contextlib.suppress(OSError):
         os.nice(cfg.nice)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    ctl = ControlServer(ctx, cfg.endpoints["ctl-camera"])
+    ctl = ControlServer(ctx, cfg.endpoints["ctl-camera"], CAMERA_COMMANDS)
     scene = load_scene(cfg.scene)(cfg.scene_params)
     scene.build()
     telemetry = subscriber(ctx, cfg.endpoints["telemetry"], conflate=True)
