@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,21 @@ from haptics.errors import DeviceError
 
 Vec3 = tuple[float, float, float]
 ZERO: Vec3 = (0.0, 0.0, 0.0)
+
+# What a plausible sample looks like: no haptic device or tactile probe reaches these.
+MAX_POSITION_M: Final = 10.0
+MAX_VELOCITY_M_S: Final = 100.0
+MAX_FORCE_N: Final = 10_000.0
+
+
+def plausible(position: Vec3, velocity: Vec3, force: Vec3) -> bool:
+    """Whether a sample's values are finite and physically possible for a haptic device."""
+    for vec, limit in ((position, MAX_POSITION_M), (velocity, MAX_VELOCITY_M_S),
+                       (force, MAX_FORCE_N)):
+        for x in vec:
+            if not -limit <= x <= limit:  # False for NaN too
+                return False
+    return True
 
 
 class Sample(NamedTuple):

@@ -20,12 +20,12 @@ from typing import Any
 import zmq
 from pydantic import BaseModel
 
-from haptics.devices.device import ZERO, Device, Lifecycle
+from haptics.devices.device import ZERO, Device, Lifecycle, plausible
 from haptics.devices.registry import make_device
 from haptics.errors import HapticsError
 from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
 from haptics.wire.control import DEVICE_COMMANDS, ControlServer
-from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE, STATUS_WATCHDOG
+from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE, STATUS_BAD_SAMPLE, STATUS_WATCHDOG
 from haptics.wire.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
 
 _RING = 4096  # publish times kept for latency matching (4 s at 1 kHz)
@@ -143,6 +143,7 @@ def run_device_process(cfg: DeviceProcessConfig) -> None:
         "silent": False,  # no sample for SILENT_MS: unplugged, reset, or the emulator died
         "silences": 0,
         "silent_ms": 0.0,
+        "bad_samples": 0,  # non-finite or absurd: published with STATUS_BAD_SAMPLE
     }
 
     def between() -> bool:  # answer control while the session's subscribers connect
@@ -192,10 +193,14 @@ def _stream(
             last_sample_ns = now
             stats["silent"] = False
             p, v, f = sample.position, sample.velocity, sample.force
+            status = sample.status | (STATUS_WATCHDOG if tripped else 0)
+            if not plausible(p, v, f):
+                status |= STATUS_BAD_SAMPLE
+                stats["bad_samples"] += 1
             msg = pack(
                 sample.seq, sample.device_time_ns, sample.host_time_ns,
                 p[0], p[1], p[2], v[0], v[1], v[2], f[0], f[1], f[2],
-                sample.buttons, sample.status | (STATUS_WATCHDOG if tripped else 0),
+                sample.buttons, status,
                 applier.cmd_seq, applier.cmd_state_seq, applier.cmd_latency_ns,
             )  # fmt: skip
             applier.published(sample.seq, time.monotonic_ns())

@@ -20,11 +20,10 @@ the stage times, tests call it with a fake clock and a fake scene.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
-from haptics.devices.device import ZERO, Vec3
+from haptics.devices.device import ZERO, Vec3, plausible
 from haptics.errors import HapticsError
 from haptics.loop.passivity import PassivityState, passivity_step
 from haptics.loop.safety import (
@@ -58,10 +57,6 @@ from haptics.wire.messages import (
     STATUS_WATCHDOG,
 )
 
-# -- what a plausible sample looks like ---------------------------------------------------------
-MAX_POSITION_M: Final = 10.0  # no haptic device reaches 10 m from its origin
-MAX_VELOCITY_M_S: Final = 100.0
-MAX_FORCE_N: Final = 10_000.0
 # A sequence number may jump ahead (lost samples) by at most this much: a minute at 10 kHz.
 MAX_SEQ_JUMP: Final = 600_000
 
@@ -176,18 +171,6 @@ def initial_state(params: TickParams) -> TickState:
     )
 
 
-def _plausible(values: tuple[float | int, ...]) -> bool:
-    """Finite, and within what a haptic device can physically report."""
-    p = values[5:8]
-    v = values[8:11]
-    f = values[11:14]
-    return (
-        all(math.isfinite(x) and abs(x) <= MAX_POSITION_M for x in p)
-        and all(math.isfinite(x) and abs(x) <= MAX_VELOCITY_M_S for x in v)
-        and all(math.isfinite(x) and abs(x) <= MAX_FORCE_N for x in f)
-    )
-
-
 def accept_sample(
     params: TickParams, state: TickState, raw: bytes | None, now_ns: int
 ) -> tuple[TickState, int]:
@@ -214,11 +197,13 @@ def accept_sample(
         or host_ns > now_ns + CLOCK_SKEW_NS  # from the future: a broken or hostile stamp
         or (state.has_sample and seq == state.seq)
         or (state.has_sample and seq - state.seq > MAX_SEQ_JUMP)
-        or not _plausible(s)
     ):
         return state._replace(bad_input=state.bad_input + 1), SAMPLE_BAD
     position: Vec3 = (float(s[5]), float(s[6]), float(s[7]))
     velocity: Vec3 = (float(s[8]), float(s[9]), float(s[10]))
+    applied: Vec3 = (float(s[11]), float(s[12]), float(s[13]))
+    if not plausible(position, velocity, applied):
+        return state._replace(bad_input=state.bad_input + 1), SAMPLE_BAD
     buttons = int(s[14])
     teleop, tool, tool_velocity = teleop_step(
         params.mapping, state.teleop, position, velocity, bool(buttons & BUTTON_CLUTCH)
@@ -230,7 +215,7 @@ def accept_sample(
             tool_velocity=tool_velocity,
             position=position,
             velocity=velocity,
-            applied=(float(s[11]), float(s[12]), float(s[13])),
+            applied=applied,
             buttons=buttons,
             status=int(s[15]),
             seq=seq,

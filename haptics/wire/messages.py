@@ -202,6 +202,9 @@ STATUS_ARMED: Final = 1 << 0
 STATUS_FAULT: Final = 1 << 1
 STATUS_WATCHDOG: Final = 1 << 2  # driver watchdog zeroed force: the loop went quiet
 STATUS_CLAMPED: Final = 1 << 3  # the device's own clamp limited the last command
+# Set by the driver process: the sample holds non-finite or physically absurd values (see
+# haptics.devices.device.plausible); recorded as it came, never used for force.
+STATUS_BAD_SAMPLE: Final = 1 << 4
 
 # Bits in STATE.buttons
 BUTTON_CLUTCH: Final = 1 << 0  # held: the tool stays put while the hand repositions

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from haptics.devices.device import plausible
 from haptics.devices.registry import load_driver, make_device
 from haptics.devices.testing import DeviceContract
 from haptics.errors import DeviceError, DeviceNotFound
@@ -33,3 +36,23 @@ def test_make_device_gives_a_created_device() -> None:
         assert dev.argument == "2"
     finally:
         dev.close()
+
+
+@pytest.mark.parametrize(
+    ("position", "velocity", "force", "ok"),
+    [
+        ((0.01, -0.02, 0.1), (0.1, 0.0, -0.2), (1.0, 2.0, -3.0), True),
+        ((math.nan, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), False),
+        ((0.0, 0.0, 0.0), (math.inf, 0.0, 0.0), (0.0, 0.0, 0.0), False),
+        ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, -math.inf, 0.0), False),
+        ((1e6, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), False),
+        ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 1e9), False),
+    ],
+)
+def test_plausible_samples(
+    position: tuple[float, float, float],
+    velocity: tuple[float, float, float],
+    force: tuple[float, float, float],
+    ok: bool,
+) -> None:
+    assert plausible(position, velocity, force) is ok
