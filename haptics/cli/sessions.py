@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     qa.add_argument("--json", action="store_true")
     qa.add_argument("--max-gap-fraction", type=float, default=None)
     qa.add_argument("--max-missed-ticks", type=int, default=None)
+    qa.add_argument("--max-clock-residual-us", type=float, default=None)
+    qa.add_argument("--max-saturation-fraction", type=float, default=None)
     qa.set_defaults(func=cmd_qa)
     rp = ss.add_parser(
         "repair",
@@ -89,7 +91,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         console.print(f"no sessions under {args.root}")
         return 0
     t = Table(title=f"sessions in {args.root}")
-    t.add_column("session", overflow="fold", no_wrap=False, min_width=len(rows[0]["name"]))
+    widest = max(len(r["name"]) for r in rows)
+    t.add_column("session", no_wrap=True, min_width=widest)  # names whole, never cut with "…"
     for col in ("status", "scene", "device", "state samples"):
         t.add_column(col, overflow="fold")
     for r in rows:
@@ -163,6 +166,8 @@ def cmd_qa(args: argparse.Namespace) -> int:
         for k, v in (
             ("max_gap_fraction", args.max_gap_fraction),
             ("max_missed_ticks", args.max_missed_ticks),
+            ("max_clock_residual_us", args.max_clock_residual_us),
+            ("max_saturation_fraction", args.max_saturation_fraction),
         )
         if v is not None
     }
@@ -206,6 +211,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     session = open_session(args.path)
     out = plot_session(session, args.out or session.path / "session.png")
     console = Console()
-    _warn(console, session.problems())
+    problems = session.problems()
+    for name, why in session.verify().items():
+        problems.setdefault(name, why)
+    _warn(console, problems)
     console.print(f"wrote {escape(str(out))}", soft_wrap=True)
     return 0

@@ -66,9 +66,11 @@ def qa_report(session: Session, thresholds: QAThresholds | None = None) -> dict[
         "problems": problems,
     }
     checks["files_intact"] = not problems
-    checks["samples"] = all(
-        name in streams and streams[name]["recorded"] > 0 for name in REQUIRED_STREAMS
-    )
+    empty = [name for name in REQUIRED_STREAMS if streams.get(name, {}).get("recorded", 0) == 0]
+    checks["samples"] = not empty
+    for name in empty:
+        file = session.path / (m.streams[name].file if name in m.streams else f"{name}.arrows")
+        problems.setdefault(name, f"{file} holds no samples: the session recorded nothing to check")
     tel = session.arrays("telemetry") if "telemetry" in streams else {}
     missed_col = tel.get("missed_ticks", np.zeros(0, np.int64))
     missed = int(missed_col.sum()) if missed_col.size else 0

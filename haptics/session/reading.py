@@ -232,6 +232,10 @@ def summarize(session: Session, verify: bool = False) -> dict[str, Any]:
     if verify:
         for name, why in session.verify().items():
             problems.setdefault(name, why)
+    for name in ("state", "telemetry"):
+        if streams.get(name) == 0 and name not in problems:
+            file = session.path / m.streams[name].file
+            problems[name] = f"{file} holds no samples: the session recorded nothing"
     out: dict[str, Any] = {
         "path": str(session.path),
         "session_id": m.session_id,

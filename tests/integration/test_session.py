@@ -77,11 +77,27 @@ def test_cli_run_and_show_json(tmp_path: Path) -> None:
     assert summary["streams"]["state"] > 1500
     human = haptics("sessions", "show", listed[0]["path"], cwd=tmp_path)
     assert "period error" in human.stdout
-    qa = haptics("sessions", "qa", listed[0]["path"], "--json", cwd=tmp_path)
+    # timing on a shared 2-core machine varies; with its timing thresholds relaxed, a clean
+    # real session must pass every check, and exit 0
+    relaxed = ("--max-missed-ticks", "1000000", "--max-clock-residual-us", "1e9")
+    qa = haptics("sessions", "qa", listed[0]["path"], "--json", *relaxed, cwd=tmp_path)
     report = json.loads(qa.stdout)
     assert report["streams"]["state"]["lost"] == 0
-    assert set(report["checks"]) >= {"state_loss", "loop_overruns", "clock", "force_saturation"}
-    assert qa.returncode == (0 if report["passed"] else 1)
+    assert set(report["checks"]) >= {
+        "state_loss",
+        "loop_overruns",
+        "clock",
+        "force_saturation",
+        "files_intact",
+        "samples",
+        "complete",
+    }
+    assert report["passed"], report["checks"]
+    assert report["problems"] == {}
+    assert qa.returncode == 0, qa.stderr
+    # and the same session with a threshold it cannot meet fails, exit 1
+    strict = haptics("sessions", "qa", listed[0]["path"], "--max-gap-fraction", "-1", cwd=tmp_path)
+    assert strict.returncode == 1 and "FAIL  state_loss" in strict.stdout
     plot = haptics(
         "sessions", "plot", listed[0]["path"], "-o", str(tmp_path / "s.png"), cwd=tmp_path
     )
