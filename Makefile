@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PACKAGES := haptics drivers sim
 
-.PHONY: demo test lint typecheck pytest firmware-test clean venv
+.PHONY: demo test lint typecheck pytest firmware-test clean venv system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ demo: $(STAMP)
 	$(BIN)/haptics run --scene palpation --duration 10
 	@$(BIN)/haptics sessions list
 
-## test: lint, type check, firmware unit tests (if present) and the whole pytest suite
-test: $(STAMP) lint typecheck firmware-test pytest
+## test: lint, type check, firmware unit tests and the whole pytest suite
+test: system-deps $(STAMP) lint typecheck firmware-test pytest
+
+## system-deps: Debian packages the tests need (C and ARM compilers, PostgreSQL), if missing
+system-deps:
+	bash scripts/install-system-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PACKAGES) tests
