@@ -20,12 +20,13 @@ from haptics.session.manifest import MANIFEST_NAME, Manifest, read_manifest
 from haptics.session.streams import (
     arrow_schema,
     file_sha256,
+    known_layout,
     read_stream,
     scan_stream,
     seq_column,
     stream_path,
 )
-from haptics.wire.messages import EVENT_NAMES, LAYOUTS, STATUS_WATCHDOG
+from haptics.wire.messages import EVENT_NAMES, STATUS_WATCHDOG
 from haptics.wire.sequence import count_gaps
 
 __all__ = [
@@ -75,7 +76,7 @@ class Session:
 
     def _read(self, name: str) -> tuple[pa.Table, bool]:
         info = self.manifest.streams[name]
-        layout = LAYOUTS.get(info.layout)
+        layout = known_layout(info.layout)
         schema = arrow_schema(layout) if layout is not None else None
         repair = f"`haptics sessions repair {self.path}`"
         try:

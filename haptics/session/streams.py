@@ -33,6 +33,20 @@ def arrow_schema(layout: Layout) -> pa.Schema:
     return pa.schema([(n, pa.from_numpy_dtype(layout.dtype[n])) for n in layout.names[2:]])
 
 
+def known_layout(name: str) -> Layout | None:
+    """The layout a manifest's stream entry names: the wire layouts, and the video's frame
+    index (imported only when asked for); None for a layout this haptics does not know."""
+    from haptics.wire.messages import LAYOUTS
+
+    if name in LAYOUTS:
+        return LAYOUTS[name]
+    if name == "frames":
+        from haptics.session.video import FRAME_INDEX
+
+        return FRAME_INDEX
+    return None
+
+
 def seq_column(columns: list[str] | tuple[str, ...]) -> str:
     """The name of a stream's sequence column: "tick" for telemetry, "seq" for the rest."""
     return "tick" if "tick" in columns else "seq"
