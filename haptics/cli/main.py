@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from haptics import plugins
-from haptics.cli import bench, dataset, labels, replay, run, scenes, sessions
+from haptics.cli import bench, dataset, keys, labels, replay, run, scenes, sessions
 from haptics.errors import HapticsError
 
-CORE_COMMANDS = (run, sessions, scenes, replay, bench, dataset, labels)
+CORE_COMMANDS = (run, sessions, scenes, replay, bench, dataset, labels, keys)
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]

@@ -11,6 +11,7 @@ subscription may be (single publisher, only the newest command matters).
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Final
 import zmq
 
 from haptics.errors import HapticsError
+from haptics.wire.curve import KeyPair, secure_client, secure_server
 
 TOPICS: Final = ("state", "command", "telemetry")
 DEEP_HWM: Final = 2_000_000  # messages; ~30 min of 1 kHz per topic: the recorder never drops
@@ -36,27 +38,47 @@ def tcp_endpoints(host: str, base_port: int) -> dict[str, str]:
     return {name: f"tcp://{host}:{base_port + i}" for i, name in enumerate(names)}
 
 
-def check_bind_allowed(endpoint: str) -> None:
-    """Refuse a plain-tcp bind on a non-loopback address (it would need CurveZMQ).
+def is_loopback(endpoint: str) -> bool:
+    """Whether a tcp:// endpoint's host is a loopback address (ipc:// and inproc:// count)."""
+    if not endpoint.startswith("tcp://"):
+        return True
+    host = endpoint[len("tcp://") :].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name or interface: not provably loopback
+        return False
+
+
+def check_bind_allowed(endpoint: str, secured: bool = False) -> None:
+    """Refuse a plain-tcp bind on a non-loopback address: off this machine every link is
+    CurveZMQ (`secured`).
 
     Raises HapticsError with what to do instead.
     """
-    if not endpoint.startswith("tcp://"):
-        return
-    host = endpoint[len("tcp://") :].rsplit(":", 1)[0]
-    if host not in ("127.0.0.1", "localhost", "[::1]", "::1"):
+    if not secured and not is_loopback(endpoint):
         raise HapticsError(
-            f"refusing to bind {endpoint}: plain tcp is loopback-only. Bind 127.0.0.1 and "
-            "tunnel, or enable CurveZMQ authentication for remote operators."
+            f"refusing to bind {endpoint}: plain tcp is loopback-only. Bind 127.0.0.1, or give "
+            "CurveZMQ keys (haptics keys create) so the link is authenticated and encrypted."
         )
 
 
 def publisher(
-    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, hwm: int = DEEP_HWM
+    ctx: zmq.Context[zmq.Socket[bytes]],
+    endpoint: str,
+    hwm: int = DEEP_HWM,
+    curve: KeyPair | None = None,
 ) -> zmq.Socket[bytes]:
-    """An XPUB socket bound to `endpoint` that reports every subscription (XPUB_VERBOSE)."""
-    check_bind_allowed(endpoint)
+    """An XPUB socket bound to `endpoint` that reports every subscription (XPUB_VERBOSE).
+
+    curve: our key pair, making it a CurveZMQ server (clients are checked by the context's
+    authenticator, `haptics.wire.curve.start_authenticator`). Required off loopback.
+    """
+    check_bind_allowed(endpoint, secured=curve is not None)
     sock = ctx.socket(zmq.XPUB)
+    if curve is not None:
+        secure_server(sock, curve)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.XPUB_VERBOSE, 1)
     sock.setsockopt(zmq.LINGER, 1000)
@@ -97,14 +119,22 @@ def wait_for_subscribers(
 
 
 def subscriber(
-    ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str, *, deep: bool = True, conflate: bool = False
+    ctx: zmq.Context[zmq.Socket[bytes]],
+    endpoint: str,
+    *,
+    deep: bool = True,
+    conflate: bool = False,
+    curve: tuple[KeyPair, bytes] | None = None,
 ) -> zmq.Socket[bytes]:
     """A SUB socket connected to `endpoint`, subscribed to everything.
 
     deep=True gives an (almost) unbounded queue for the recorder; conflate=True keeps only
-    the newest message (command topics only, never recorded streams).
+    the newest message (command topics only, never recorded streams); curve: (our key pair,
+    the server's public key) for a CurveZMQ link.
     """
     sock = ctx.socket(zmq.SUB)
+    if curve is not None:
+        secure_client(sock, *curve)
     if conflate:
         sock.setsockopt(zmq.CONFLATE, 1)
     elif deep:
