@@ -22,7 +22,7 @@ from haptics.session.streams import (
     file_sha256,
     known_layout,
     read_stream,
-    scan_stream,
+    read_stream_checked,
     seq_column,
     stream_path,
 )
@@ -81,19 +81,18 @@ class Session:
         repair = f"`haptics sessions repair {self.path}`"
         try:
             path = stream_path(self.path, info.file)
-            table, cut = read_stream(path, schema)
+            table, scan = read_stream_checked(path, schema)
         except SessionError as exc:
             if schema is None:
                 raise
             self.missing[name] = str(exc)  # lost or unreadable from its first byte: empty
             return schema.empty_table(), True
-        if cut:
-            scan = scan_stream(path, schema)
-            if scan.damaged or scan.schema_damaged or self.complete:
-                self.damaged[name] = (
-                    f"{path} is damaged: {scan.describe()}; {scan.rows} rows in intact "
-                    f"batches are read. {repair} keeps a copy and rewrites it from them"
-                )
+        cut = scan is not None and not scan.intact
+        if scan is not None and cut and (scan.damaged or scan.schema_damaged or self.complete):
+            self.damaged[name] = (
+                f"{path} is damaged: {scan.describe()}; {scan.rows} rows in intact "
+                f"batches are read. {repair} keeps a copy and rewrites it from them"
+            )
         return table, cut
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:

@@ -257,10 +257,12 @@ def scan_stream(path: Path, schema: pa.Schema | None = None) -> StreamScan:
     return scan
 
 
-def read_stream(path: Path, schema: pa.Schema | None = None) -> tuple[pa.Table, bool]:
-    """All intact record batches of a stream file; (table, damaged or cut off).
+def read_stream_checked(
+    path: Path, schema: pa.Schema | None = None
+) -> tuple[pa.Table, StreamScan | None]:
+    """All intact record batches of a stream file, and the scan when the file is not whole
+    (None when it read in one call).
 
-    Reads in one call when the file is whole, and falls back to `scan_stream` otherwise.
     Raises SessionError if the file is missing, unreadable, or not an Arrow stream.
     """
     buf = _open_bytes(path)
@@ -268,6 +270,16 @@ def read_stream(path: Path, schema: pa.Schema | None = None) -> tuple[pa.Table, 
         table = pa.ipc.open_stream(buf).read_all()
         if schema is None or table.schema.equals(schema):
             table.validate()
-            return table, False
+            return table, None
     scan = scan_stream(path, schema)
-    return scan.table, not scan.intact
+    return scan.table, scan
+
+
+def read_stream(path: Path, schema: pa.Schema | None = None) -> tuple[pa.Table, bool]:
+    """All intact record batches of a stream file; (table, damaged or cut off).
+
+    Reads in one call when the file is whole, and falls back to `scan_stream` otherwise.
+    Raises SessionError if the file is missing, unreadable, or not an Arrow stream.
+    """
+    table, scan = read_stream_checked(path, schema)
+    return table, scan is not None and not scan.intact
