@@ -61,7 +61,7 @@ def _warn(console: Console, problems: dict[str, str]) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """List every session under the folder; an unreadable one is marked, never fatal."""
-    if not args.root.is_dir():
+    if args.root.exists() and not args.root.is_dir():
         raise HapticsError(
             f"{args.root} is not a folder; give the folder that holds your sessions "
             "(default ./sessions)"
