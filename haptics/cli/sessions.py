@@ -90,21 +90,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         console.print(f"no sessions under {args.root}")
         return 0
-    t = Table(title=f"sessions in {args.root}")
-    widest = max(len(r["name"]) for r in rows)
-    t.add_column("session", no_wrap=True, min_width=widest)  # names whole, never cut with "…"
-    for col in ("status", "scene", "device", "state samples"):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        status = r["status"] if r["readable"] else "[red]unreadable[/]"
-        t.add_row(
+    cells = [
+        (
             r["name"],
-            status,
+            r["status"] if r["readable"] else "[red]unreadable[/]",
             str(r["scene"]),
             str(r["device"]),
             str(r["samples"].get("state", "?")),
         )
-    console.print(t)
+        for r in rows
+    ]
+    widest = max(len(r["name"]) for r in rows)
+    if console.width < widest + 50:  # too narrow for a table with whole names: one per line
+        console.print(f"sessions in {escape(str(args.root))}", soft_wrap=True)
+        for name, status, scene, device, samples in cells:
+            line = f"{escape(name)}  {status}  {scene} · {device} · {samples} state samples"
+            console.print(line, soft_wrap=True)
+    else:
+        t = Table(title=f"sessions in {escape(str(args.root))}")
+        t.add_column("session", no_wrap=True, min_width=widest)  # whole, never cut with "…"
+        for col in ("status", "scene", "device", "state samples"):
+            t.add_column(col, overflow="fold")
+        for row in cells:
+            t.add_row(escape(row[0]), *row[1:])
+        console.print(t)
     for r in rows:
         if r["error"]:
             console.print(f"[red]{escape(r['name'])}:[/] {escape(r['error'])}", soft_wrap=True)

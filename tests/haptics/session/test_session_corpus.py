@@ -33,9 +33,9 @@ HAPTICS = str(Path(sys.executable).with_name("haptics"))
 STREAMS = ("state", "command", "telemetry")
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The real console command, as a user runs it."""
-    env = {**os.environ, "COLUMNS": "120"}
+def cli(*args: str, cwd: Path, columns: int = 120) -> subprocess.CompletedProcess[str]:
+    """The real console command, as a user runs it (in a terminal `columns` wide)."""
+    env = {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run(
         [HAPTICS, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
     )
@@ -265,13 +265,15 @@ def test_list_shows_every_session_whole_and_marks_the_unreadable(
     corpus: dict[str, Path], tmp_path: Path
 ) -> None:
     root = corpus["all"]
-    done = cli("sessions", "list", str(root), cwd=tmp_path)
-    _no_traceback(done)
-    assert done.returncode == 0, done.stderr
-    assert "…" not in done.stdout
-    for d in CORPUS:
-        (path,) = root.glob(f"{d.name}-*")
-        assert path.name in done.stdout  # whole, not cut off
+    for columns in (120, 60):  # a table, then one line per session
+        done = cli("sessions", "list", str(root), cwd=tmp_path, columns=columns)
+        _no_traceback(done)
+        assert done.returncode == 0, done.stderr
+        assert "…" not in done.stdout
+        for d in CORPUS:
+            (path,) = root.glob(f"{d.name}-*")
+            assert path.name in done.stdout  # whole, not cut off
+        assert done.stdout.count("unreadable") >= 2
     listed = json.loads(cli("sessions", "list", str(root), "--json", cwd=tmp_path).stdout)
     assert len(listed) == len(CORPUS)
     unreadable = {r["name"].split("-2")[0] for r in listed if not r["readable"]}
