@@ -247,3 +247,56 @@ def _cmd_record(args: argparse.Namespace) -> int:
 add_bench_command(
     "record", "record with camera for minutes; samples lost, recorder CPU", _setup_record
 )
+
+
+# -- haptics bench labels ------------------------------------------------------------------------
+def _setup_labels(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Label store: agreement over 1,000 sessions × 3 annotators × 20 intervals (target ≤ 5 s) "
+        "and append latency with 8 writer processes on SQLite (target p99 ≤ 10 ms) and "
+        "PostgreSQL (--pg URL, else a throwaway local server)."
+    )
+    p.add_argument("--sessions", type=int, default=1000)
+    p.add_argument("--writers", type=int, default=8)
+    p.add_argument("--appends", type=int, default=200, help="answers per writer")
+    p.add_argument("--pg", default=None, metavar="URL", help="PostgreSQL server to use")
+    p.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_labels)
+
+
+def _cmd_labels(args: argparse.Namespace) -> int:
+    from haptics.bench.labels import run_labels_bench
+
+    r = run_labels_bench(
+        args.sessions, args.writers, args.appends, args.pg, postgres=not args.no_postgres
+    )
+    ag = r["agreement"]
+    rows = [
+        (
+            "agreement",
+            f"{ag['total_s']} s (load {ag['load_s']} + compute {ag['compute_s']}) for "
+            f"{ag['sessions']} sessions × {ag['annotators']} annotators × "
+            f"{ag['intervals_per_annotator']} intervals; target ≤ {ag['target_s']} s",
+        )
+    ]
+    for name in ("append_sqlite", "append_postgresql"):
+        if name in r:
+            a = r[name]
+            rows.append(
+                (
+                    name.replace("_", " "),
+                    f"p50 {a['p50_ms']} / p99 {a['p99_ms']} / max {a['max_ms']} ms with "
+                    f"{a['writers']} writers, {a['answers']}/{a['expected']} answers"
+                    + (f", errors: {a['errors']}" if a["errors"] else "")
+                    + f"; target p99 ≤ {a['target_p99_ms']} ms",
+                )
+            )
+    _print_json_or_table(r, args.json, rows)
+    lost = any(r[n]["answers"] != r[n]["expected"] for n in r if n.startswith("append"))
+    return 1 if lost else 0
+
+
+add_bench_command(
+    "labels", "label store: agreement time and append p99 under 8 writers", _setup_labels
+)

@@ -159,34 +159,68 @@ def reliability(
 def value_counts(data: np.ndarray, n_values: int) -> np.ndarray:
     """Units × values: how many annotators gave each value code to each unit."""
     units = data.shape[1]
-    vc = np.zeros((units, n_values), dtype=np.int64)
-    cols = np.arange(units)
+    flat = np.zeros(units * n_values, dtype=np.int64)
+    cols = np.arange(units, dtype=np.int64)
     for r in data:
         ok = ~np.isnan(r)
-        np.add.at(vc, (cols[ok], r[ok].astype(np.int64)), 1)
-    return vc
+        flat += np.bincount(
+            cols[ok] * n_values + r[ok].astype(np.int64), minlength=units * n_values
+        )
+    return flat.reshape(units, n_values)
+
+
+def _agreeing_pairs(data: np.ndarray) -> np.ndarray:
+    """Per unit, how many unordered pairs of annotators gave the same value."""
+    out = np.zeros(data.shape[1], dtype=np.int64)
+    for i, j in itertools.combinations(range(data.shape[0]), 2):
+        out += data[i] == data[j]  # NaN never equals anything
+    return out
+
+
+def compact_value_counts(data: np.ndarray, n_values: int) -> np.ndarray:
+    """Value counts with the same coincidence matrix as `value_counts(data)`, so the same
+    alpha at any level, in far fewer rows: units where every annotator agrees are merged into
+    one row per value (a unit of m agreeing values adds m to o_cc and nothing else, so such
+    units add up exactly); units with a single value (not pairable) are dropped; units with
+    disagreement are kept as they are."""
+    m = np.sum(~np.isnan(data), axis=0)
+    pairable = m >= 2
+    unanimous = pairable & (_agreeing_pairs(data) == m * (m - 1) // 2)
+    mixed = value_counts(data[:, pairable & ~unanimous], n_values)
+    first = np.where(np.isnan(data), np.inf, data).min(axis=0)  # the value of a unanimous unit
+    merged = np.bincount(
+        first[unanimous].astype(np.int64), weights=m[unanimous], minlength=n_values
+    ).astype(np.int64)
+    rows = [np.diag(merged)[merged > 0]] if merged.any() else []
+    return np.concatenate([mixed, *rows]) if rows else mixed
 
 
 def nominal_alpha_by_group(
-    vc: np.ndarray, group: np.ndarray, n_groups: int
+    data: np.ndarray, n_values: int, group: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nominal alpha of each group of units at once: (alpha with NaN where undefined,
-    pairable units per group). The same coincidence-matrix formula as `krippendorff.alpha`:
-    alpha = 1 - (n - 1)(n - Σ o_cc) / (n² - Σ n_c²)."""
-    m = vc.sum(axis=1)
-    keep = m >= 2
-    vc, m, group = vc[keep], m[keep], group[keep]
-    o_diag = (vc * (vc - 1)).sum(axis=1) / (m - 1)
-    n = np.bincount(group, weights=m, minlength=n_groups)
+    """Nominal alpha of each group of units at once, from reliability data (annotators ×
+    units of value codes): (alpha, NaN where undefined; pairable units per group). The
+    coincidence-matrix formula of `krippendorff.alpha`, for nominal data:
+    alpha = 1 - (n - 1)(n - Σ o_cc) / (n² - Σ n_c²), with Σ_c o_cc of a unit = 2 × its
+    agreeing pairs / (m - 1)."""
+    m = np.sum(~np.isnan(data), axis=0)
+    keep = m >= 2  # a unit with one value is not pairable: it counts for nothing
+    mk = np.where(keep, m, 0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        o_diag = np.where(keep, 2.0 * _agreeing_pairs(data) / (m - 1.0), 0.0)
+    n = np.bincount(group, weights=mk, minlength=n_groups)
     sum_o_diag = np.bincount(group, weights=o_diag, minlength=n_groups)
-    n_c = np.zeros((n_groups, vc.shape[1]))
-    for c in range(vc.shape[1]):
-        n_c[:, c] = np.bincount(group, weights=vc[:, c], minlength=n_groups)
-    d_e = n * n - (n_c**2).sum(axis=1)
+    n_c = np.zeros(n_groups * n_values)
+    for r in data:
+        ok = keep & ~np.isnan(r)
+        n_c += np.bincount(
+            group[ok] * n_values + r[ok].astype(np.int64), minlength=n_groups * n_values
+        )
+    d_e = n * n - (n_c.reshape(n_groups, n_values) ** 2).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = 1.0 - (n - 1) * (n - sum_o_diag) / d_e
     alpha[d_e <= 0] = np.nan
-    return alpha, np.bincount(group, minlength=n_groups)
+    return alpha, np.bincount(group[keep], minlength=n_groups)
 
 
 def package_alpha(
@@ -240,9 +274,8 @@ def key_agreement(
     on_grid = key.target != "session"
     data = rel.data
     pairable = int((np.sum(~np.isnan(data), axis=0) >= 2).sum()) if data.size else 0
-    vc = value_counts(data, rel.n_values) if on_grid else None
     if on_grid:
-        alpha = package_alpha(None, level, vc=vc)
+        alpha = package_alpha(None, level, vc=compact_value_counts(data, rel.n_values))
     else:
         alpha = package_alpha(data, level, _domain(rel, key))
     out = KeyAgreement(taxonomy.name, key_name, key.target, level, rel.annotators, pairable, alpha)
@@ -250,16 +283,14 @@ def key_agreement(
     for i, j in itertools.combinations(range(len(rel.annotators)), 2):
         both = ~np.isnan(data[i]) & ~np.isnan(data[j])
         units = int(both.sum())
-        sub = data[[i, j]][:, both]
+        sub = np.vstack([data[i][both], data[j][both]])
         if units == 0:
             pa: float | None = None
         elif on_grid and level == "nominal":
-            a, _ = nominal_alpha_by_group(
-                value_counts(sub, rel.n_values), np.zeros(units, np.int64), 1
-            )
+            a, _ = nominal_alpha_by_group(sub, rel.n_values, np.zeros(units, np.int64), 1)
             pa = _finite(float(a[0]))
         elif on_grid:
-            pa = package_alpha(None, level, vc=value_counts(sub, rel.n_values))
+            pa = package_alpha(None, level, vc=compact_value_counts(sub, rel.n_values))
         else:
             pa = package_alpha(sub, level, _domain(rel, key))
         out.pairwise.append(
@@ -270,14 +301,13 @@ def key_agreement(
                 "alpha": pa,
             }
         )
-    if on_grid and vc is not None and data.shape[1]:
-        out.windows = _windows(rel, vc, sessions, level, window_s)
+    if on_grid and data.shape[1]:
+        out.windows = _windows(rel, sessions, level, window_s)
     return out
 
 
 def _windows(
     rel: Reliability,
-    vc: np.ndarray,
     sessions: dict[str, SessionRecord],
     level: Level,
     window_s: float,
@@ -288,17 +318,20 @@ def _windows(
     per_session = int(w_idx.max()) + 1
     group = rel.unit_session * per_session + w_idx
     n_groups = len(rel.sessions) * per_session
-    m = vc.sum(axis=1)
+    data = rel.data
+    m = np.sum(~np.isnan(data), axis=0)
     pair_ok = m >= 2
-    agree = pair_ok & (vc.max(axis=1) == m)
+    agree = pair_ok & (_agreeing_pairs(data) == m * (m - 1) // 2)
     pairable = np.bincount(group[pair_ok], minlength=n_groups)
     agreeing = np.bincount(group[agree], minlength=n_groups)
     if level == "nominal":
-        alphas, _ = nominal_alpha_by_group(vc, group, n_groups)
+        alphas, _ = nominal_alpha_by_group(data, rel.n_values, group, n_groups)
     else:
         alphas = np.full(n_groups, np.nan)
         for g in np.nonzero(pairable)[0]:
-            a = package_alpha(None, level, vc=vc[group == g])
+            a = package_alpha(
+                None, level, vc=compact_value_counts(data[:, group == g], rel.n_values)
+            )
             alphas[g] = np.nan if a is None else a
     out = []
     for g in np.nonzero(pairable)[0]:
