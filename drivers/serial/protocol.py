@@ -6,11 +6,16 @@ in DEVICE_INFO is the CRC-32 of `schema_text()`, built from that table exactly a
 builds it, so a layout changed on one side only is refused at the handshake instead of
 misread. HELLO and DEVICE_INFO are frozen: same layout in every protocol version, so a host
 can always tell a device what to flash.
+
+Each message names the kinds of device that speak it (`KIND_PADDLE`, `KIND_TAXEL`); a kind's
+schema text and hash list only its own messages, so the taxel board's messages
+(TAXEL_INFO, TAXEL_FRAME; PROTOCOL.md §11) left the paddle's schema as it was.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -39,6 +44,8 @@ class MsgType(enum.IntEnum):
     HEARTBEAT_REPLY = 0x84
     TIME_SYNC_REPLY = 0x85
     ERROR_COUNTERS = 0x86
+    TAXEL_INFO = 0x90
+    TAXEL_FRAME = 0x91
 
 
 class ArmState(enum.IntEnum):
@@ -76,7 +83,26 @@ COMMAND_FLAG_LOCAL_SPRING: Final = 1 << 0
 
 # DEVICE_INFO.device_type and capabilities
 DEVICE_TYPE_PADDLE: Final = 0x01
+DEVICE_TYPE_TAXEL: Final = 0x02
 DEVICE_TYPE_EMULATED: Final = 0x80
+DEVICE_TYPE_KIND_MASK: Final = 0x7F
+DEVICE_KIND_NAMES: Final = {DEVICE_TYPE_PADDLE: "paddle", DEVICE_TYPE_TAXEL: "taxel"}
+
+# Which devices speak a message (MessageDef.kinds); each kind has its own schema hash.
+KIND_PADDLE: Final = 1 << 0
+KIND_TAXEL: Final = 1 << 1
+KIND_BOTH: Final = KIND_PADDLE | KIND_TAXEL
+KIND_OF_DEVICE_TYPE: Final = {DEVICE_TYPE_PADDLE: KIND_PADDLE, DEVICE_TYPE_TAXEL: KIND_TAXEL}
+
+# Taxel boards: TAXEL_FRAME chunks carry this many u16 counts each, the last zero-padded.
+TAXEL_CHUNK_VALUES: Final = 112
+# TAXEL_FRAME.flags
+TAXEL_FLAG_SATURATED: Final = 1 << 0  # some taxel read the ADC's full scale
+TAXEL_FLAG_SENSOR: Final = 1 << 1     # a row's ADC timed out: that row reads 0
+TAXEL_FLAG_LATE: Final = 1 << 2       # the scan began more than 1.5 periods after the last
+TAXEL_FLAG_NAMES: Final = {
+    TAXEL_FLAG_SATURATED: "saturated", TAXEL_FLAG_SENSOR: "sensor", TAXEL_FLAG_LATE: "late",
+}
 CAP_LOCAL_SPRING: Final = 1 << 0
 CAP_TIME_SYNC: Final = 1 << 1
 CAP_HW_WATCHDOG: Final = 1 << 2
@@ -196,10 +222,44 @@ class ErrorCounters(NamedTuple):
     tx_dropped: int
 
 
+class TaxelInfo(NamedTuple):
+    """A taxel board's geometry and scale, sent right after DEVICE_INFO with the same nonce."""
+
+    nonce: int
+    rows: int
+    cols: int
+    chunk_values: int
+    chunks: int
+    frame_rate_hz: float
+    pitch_m: float
+    pressure_lsb_pa: float
+    max_count: int
+    scan_us: int
+
+
+class TaxelFrame(NamedTuple):
+    """One chunk of a scanned frame: `values` holds TAXEL_CHUNK_VALUES u16 LE counts."""
+
+    frame_seq: int
+    time_us: int
+    chunk: int
+    chunks: int
+    flags: int
+    values: bytes
+
+
 Message = (
     Hello | Command | Arm | Disarm | ClearFault | Heartbeat | TimeSync | SetParams
     | DeviceInfoReply | State | Ack | HeartbeatReply | TimeSyncReply | ErrorCounters
+    | TaxelInfo | TaxelFrame
 )
+
+_FIELD_CODE = re.compile(r"\d+s|[BHIQf]")
+
+
+def format_fields(fmt: str) -> list[str]:
+    """The fields of a layout's `struct` format, one code each: "<IQ4s" → ["I", "Q", "4s"]."""
+    return _FIELD_CODE.findall(fmt[1:])
 
 
 @dataclass(frozen=True)
@@ -211,11 +271,13 @@ class MessageDef:
     fmt: str
     cls: type[Any]
     frozen: bool = False
+    kinds: int = KIND_PADDLE
     struct: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "struct", struct.Struct(self.fmt))
-        if len(self.fmt) - 1 != len(self.cls._fields):
+        if "".join(format_fields(self.fmt)) != self.fmt[1:] or (
+                len(format_fields(self.fmt)) != len(self.cls._fields)):
             raise AssertionError(f"{self.name}: format {self.fmt} does not match its fields")
 
     @property
@@ -225,33 +287,48 @@ class MessageDef:
 
 
 MESSAGES: Final[tuple[MessageDef, ...]] = (
-    MessageDef(MsgType.HELLO, "HELLO", "<I", Hello, frozen=True),
+    MessageDef(MsgType.HELLO, "HELLO", "<I", Hello, frozen=True, kinds=KIND_BOTH),
     MessageDef(MsgType.COMMAND, "COMMAND", "<IfB", Command),
     MessageDef(MsgType.ARM, "ARM", "<I", Arm),
     MessageDef(MsgType.DISARM, "DISARM", "<I", Disarm),
     MessageDef(MsgType.CLEAR_FAULT, "CLEAR_FAULT", "<I", ClearFault),
-    MessageDef(MsgType.HEARTBEAT, "HEARTBEAT", "<I", Heartbeat),
-    MessageDef(MsgType.TIME_SYNC, "TIME_SYNC", "<Q", TimeSync),
+    MessageDef(MsgType.HEARTBEAT, "HEARTBEAT", "<I", Heartbeat, kinds=KIND_BOTH),
+    MessageDef(MsgType.TIME_SYNC, "TIME_SYNC", "<Q", TimeSync, kinds=KIND_BOTH),
     MessageDef(MsgType.SET_PARAMS, "SET_PARAMS", "<IHHffff", SetParams),
     MessageDef(MsgType.DEVICE_INFO, "DEVICE_INFO", "<IBBBBBBHIIHHffff", DeviceInfoReply,
-               frozen=True),
+               frozen=True, kinds=KIND_BOTH),
     MessageDef(MsgType.STATE, "STATE", "<IQIffffBBHII", State),
     MessageDef(MsgType.ACK, "ACK", "<IBBBH", Ack),
-    MessageDef(MsgType.HEARTBEAT_REPLY, "HEARTBEAT_REPLY", "<IQ", HeartbeatReply),
-    MessageDef(MsgType.TIME_SYNC_REPLY, "TIME_SYNC_REPLY", "<QQ", TimeSyncReply),
-    MessageDef(MsgType.ERROR_COUNTERS, "ERROR_COUNTERS", "<IIIIIIIIIII", ErrorCounters),
+    MessageDef(MsgType.HEARTBEAT_REPLY, "HEARTBEAT_REPLY", "<IQ", HeartbeatReply,
+               kinds=KIND_BOTH),
+    MessageDef(MsgType.TIME_SYNC_REPLY, "TIME_SYNC_REPLY", "<QQ", TimeSyncReply,
+               kinds=KIND_BOTH),
+    MessageDef(MsgType.ERROR_COUNTERS, "ERROR_COUNTERS", "<IIIIIIIIIII", ErrorCounters,
+               kinds=KIND_BOTH),
+    MessageDef(MsgType.TAXEL_INFO, "TAXEL_INFO", "<IBBBBfffHI", TaxelInfo, kinds=KIND_TAXEL),
+    MessageDef(MsgType.TAXEL_FRAME, "TAXEL_FRAME", f"<IQBBH{2 * TAXEL_CHUNK_VALUES}s",
+               TaxelFrame, kinds=KIND_TAXEL),
 )
 BY_TYPE: Final = {d.msg_type: d for d in MESSAGES}
 BY_CLASS: Final = {d.cls: d for d in MESSAGES}
 BY_NAME: Final = {d.name: d for d in MESSAGES}
 
 
-def schema_text() -> str:
-    """The text hashed into the schema hash: one "<type hex> <NAME> <format>" line per message."""
-    return "".join(f"{d.msg_type:02x} {d.name} {d.fmt}\n" for d in MESSAGES)
+def schema_text(kind: int = KIND_PADDLE) -> str:
+    """The text hashed into a kind's schema hash: one "<type hex> <NAME> <format>" line per
+    message that kind of device speaks, in type order."""
+    return "".join(f"{d.msg_type:02x} {d.name} {d.fmt}\n" for d in MESSAGES if d.kinds & kind)
 
 
-SCHEMA_HASH: Final = zlib.crc32(schema_text().encode("ascii"))
+SCHEMA_HASH: Final = zlib.crc32(schema_text(KIND_PADDLE).encode("ascii"))  # the paddle's
+TAXEL_SCHEMA_HASH: Final = zlib.crc32(schema_text(KIND_TAXEL).encode("ascii"))
+SCHEMA_HASHES: Final = {DEVICE_TYPE_PADDLE: SCHEMA_HASH, DEVICE_TYPE_TAXEL: TAXEL_SCHEMA_HASH}
+
+
+def device_kind(device_type: int) -> str:
+    """The kind a DEVICE_INFO.device_type names ("paddle", "taxel"), or "unknown(0xNN)"."""
+    kind = device_type & DEVICE_TYPE_KIND_MASK
+    return DEVICE_KIND_NAMES.get(kind, f"unknown(0x{kind:02x})")
 
 # The hot path's layouts, looked up once.
 STATE_STRUCT: Final = BY_TYPE[MsgType.STATE].struct
@@ -318,8 +395,10 @@ def describe(msg: Message) -> str:
     """'field=value ...' in layout order, floats as %.9g of their float32 value (as the C side)."""
     d = BY_CLASS[type(msg)]
     parts = []
-    for name, code, value in zip(msg._fields, d.fmt[1:], msg, strict=True):
-        if code == "f":
+    for name, code, value in zip(msg._fields, format_fields(d.fmt), msg, strict=True):
+        if code.endswith("s"):
+            parts.append(f"{name}={bytes(value).hex()}")
+        elif code == "f":
             f32 = struct.unpack("<f", struct.pack("<f", value))[0]
             parts.append(f"{name}={f32:.9g}")
         else:

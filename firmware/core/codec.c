@@ -5,9 +5,13 @@
 #include "crc32.h"
 #include "framing.h"
 
-#define F(msg, member, code) {#member, code, (uint16_t)offsetof(msg_t, u.msg.member)}
-#define DEF(type, name, fields, frozen) \
-    {type, name, fields, (uint8_t)(sizeof fields / sizeof fields[0]), frozen}
+#define F(msg, member, code) {#member, code, (uint16_t)offsetof(msg_t, u.msg.member), 0u}
+#define FBYTES(msg, member)                                                        \
+    {#member, 's', (uint16_t)offsetof(msg_t, u.msg.member),                        \
+     (uint8_t)sizeof(((msg_t *)0)->u.msg.member)}
+#define DEF(type, name, fields, frozen, kinds) \
+    {type, name, fields, (uint8_t)(sizeof fields / sizeof fields[0]), frozen, kinds}
+#define BOTH (KIND_PADDLE | KIND_TAXEL)
 
 static const field_def_t hello_fields[] = {F(hello, nonce, 'I')};
 static const field_def_t command_fields[] = {
@@ -49,22 +53,33 @@ static const field_def_t error_counters_fields[] = {
     F(error_counters, rx_stale_commands, 'I'), F(error_counters, ctl_duplicates, 'I'),
     F(error_counters, loop_overruns, 'I'),     F(error_counters, watchdog_trips, 'I'),
     F(error_counters, tx_dropped, 'I')};
+static const field_def_t taxel_info_fields[] = {
+    F(taxel_info, nonce, 'I'),           F(taxel_info, rows, 'B'),
+    F(taxel_info, cols, 'B'),            F(taxel_info, chunk_values, 'B'),
+    F(taxel_info, chunks, 'B'),          F(taxel_info, frame_rate_hz, 'f'),
+    F(taxel_info, pitch_m, 'f'),         F(taxel_info, pressure_lsb_pa, 'f'),
+    F(taxel_info, max_count, 'H'),       F(taxel_info, scan_us, 'I')};
+static const field_def_t taxel_frame_fields[] = {
+    F(taxel_frame, frame_seq, 'I'), F(taxel_frame, time_us, 'Q'), F(taxel_frame, chunk, 'B'),
+    F(taxel_frame, chunks, 'B'),    F(taxel_frame, flags, 'H'),   FBYTES(taxel_frame, values)};
 
 static const msg_def_t defs[] = {
-    DEF(MSG_HELLO, "HELLO", hello_fields, 1),
-    DEF(MSG_COMMAND, "COMMAND", command_fields, 0),
-    DEF(MSG_ARM, "ARM", arm_fields, 0),
-    DEF(MSG_DISARM, "DISARM", disarm_fields, 0),
-    DEF(MSG_CLEAR_FAULT, "CLEAR_FAULT", clear_fault_fields, 0),
-    DEF(MSG_HEARTBEAT, "HEARTBEAT", heartbeat_fields, 0),
-    DEF(MSG_TIME_SYNC, "TIME_SYNC", time_sync_fields, 0),
-    DEF(MSG_SET_PARAMS, "SET_PARAMS", set_params_fields, 0),
-    DEF(MSG_DEVICE_INFO, "DEVICE_INFO", device_info_fields, 1),
-    DEF(MSG_STATE, "STATE", state_fields, 0),
-    DEF(MSG_ACK, "ACK", ack_fields, 0),
-    DEF(MSG_HEARTBEAT_REPLY, "HEARTBEAT_REPLY", heartbeat_reply_fields, 0),
-    DEF(MSG_TIME_SYNC_REPLY, "TIME_SYNC_REPLY", time_sync_reply_fields, 0),
-    DEF(MSG_ERROR_COUNTERS, "ERROR_COUNTERS", error_counters_fields, 0),
+    DEF(MSG_HELLO, "HELLO", hello_fields, 1, BOTH),
+    DEF(MSG_COMMAND, "COMMAND", command_fields, 0, KIND_PADDLE),
+    DEF(MSG_ARM, "ARM", arm_fields, 0, KIND_PADDLE),
+    DEF(MSG_DISARM, "DISARM", disarm_fields, 0, KIND_PADDLE),
+    DEF(MSG_CLEAR_FAULT, "CLEAR_FAULT", clear_fault_fields, 0, KIND_PADDLE),
+    DEF(MSG_HEARTBEAT, "HEARTBEAT", heartbeat_fields, 0, BOTH),
+    DEF(MSG_TIME_SYNC, "TIME_SYNC", time_sync_fields, 0, BOTH),
+    DEF(MSG_SET_PARAMS, "SET_PARAMS", set_params_fields, 0, KIND_PADDLE),
+    DEF(MSG_DEVICE_INFO, "DEVICE_INFO", device_info_fields, 1, BOTH),
+    DEF(MSG_STATE, "STATE", state_fields, 0, KIND_PADDLE),
+    DEF(MSG_ACK, "ACK", ack_fields, 0, KIND_PADDLE),
+    DEF(MSG_HEARTBEAT_REPLY, "HEARTBEAT_REPLY", heartbeat_reply_fields, 0, BOTH),
+    DEF(MSG_TIME_SYNC_REPLY, "TIME_SYNC_REPLY", time_sync_reply_fields, 0, BOTH),
+    DEF(MSG_ERROR_COUNTERS, "ERROR_COUNTERS", error_counters_fields, 0, BOTH),
+    DEF(MSG_TAXEL_INFO, "TAXEL_INFO", taxel_info_fields, 0, KIND_TAXEL),
+    DEF(MSG_TAXEL_FRAME, "TAXEL_FRAME", taxel_frame_fields, 0, KIND_TAXEL),
 };
 
 const msg_def_t *codec_defs(size_t *count)
@@ -100,11 +115,16 @@ static size_t code_size(char code)
     }
 }
 
+static size_t field_size(const field_def_t *f)
+{
+    return f->code == 's' ? f->len : code_size(f->code);
+}
+
 size_t codec_payload_size(const msg_def_t *def)
 {
     size_t n = 0;
     for (uint8_t i = 0; i < def->n_fields; i++) {
-        n += code_size(def->fields[i].code);
+        n += field_size(&def->fields[i]);
     }
     return n;
 }
@@ -185,8 +205,13 @@ size_t codec_encode_body(uint8_t version, const msg_t *m, uint8_t *body)
     body[1] = m->type;
     size_t o = FRAME_HEADER_SIZE;
     for (uint8_t i = 0; i < def->n_fields; i++) {
-        size_t n = code_size(def->fields[i].code);
-        put_le(body + o, load_field(m, &def->fields[i]), n);
+        const field_def_t *f = &def->fields[i];
+        size_t n = field_size(f);
+        if (f->code == 's') {
+            memcpy(body + o, (const uint8_t *)m + f->offset, n);
+        } else {
+            put_le(body + o, load_field(m, f), n);
+        }
         o += n;
     }
     return o;
@@ -222,8 +247,13 @@ enum codec_status codec_decode_body(const uint8_t *body, size_t n, uint8_t expec
     m->type = body[1];
     size_t o = FRAME_HEADER_SIZE;
     for (uint8_t i = 0; i < def->n_fields; i++) {
-        size_t fn = code_size(def->fields[i].code);
-        store_field(m, &def->fields[i], get_le(body + o, fn));
+        const field_def_t *f = &def->fields[i];
+        size_t fn = field_size(f);
+        if (f->code == 's') {
+            memcpy((uint8_t *)m + f->offset, body + o, fn);
+        } else {
+            store_field(m, f, get_le(body + o, fn));
+        }
         o += fn;
     }
     return CODEC_OK;
@@ -235,16 +265,33 @@ enum codec_status codec_decode_body(const uint8_t *body, size_t n, uint8_t expec
  */
 typedef void (*text_sink_t)(void *ctx, const char *s);
 
-static void schema_walk(const msg_def_t *table, size_t count, text_sink_t sink, void *ctx)
+static void schema_walk(const msg_def_t *table, size_t count, uint8_t kinds, text_sink_t sink,
+                        void *ctx)
 {
     static const char hex[] = "0123456789abcdef";
     for (size_t d = 0; d < count; d++) {
+        if (kinds != 0u && (table[d].kinds & kinds) == 0u) { /* 0: every row */
+            continue;
+        }
         char head[4] = {hex[table[d].type >> 4], hex[table[d].type & 0xFu], ' ', '\0'};
         sink(ctx, head);
         sink(ctx, table[d].name);
         sink(ctx, " <");
         for (uint8_t i = 0; i < table[d].n_fields; i++) {
-            char code[2] = {table[d].fields[i].code, '\0'};
+            const field_def_t *f = &table[d].fields[i];
+            if (f->code == 's') { /* "<len>s", as Python's struct writes it */
+                char len[4] = {'\0', '\0', '\0', '\0'};
+                unsigned v = f->len, k = 0;
+                if (v >= 100u) {
+                    len[k++] = (char)('0' + v / 100u);
+                }
+                if (v >= 10u) {
+                    len[k++] = (char)('0' + v / 10u % 10u);
+                }
+                len[k] = (char)('0' + v % 10u);
+                sink(ctx, len);
+            }
+            char code[2] = {f->code, '\0'};
             sink(ctx, code);
         }
         sink(ctx, "\n");
@@ -278,29 +325,50 @@ static void crc_sink(void *ctx, const char *s)
     }
 }
 
-size_t codec_schema_text_of(const msg_def_t *table, size_t count, char *buf, size_t cap)
+static size_t schema_text(const msg_def_t *table, size_t count, uint8_t kinds, char *buf,
+                          size_t cap)
 {
     text_buf_t t = {buf, cap, 0u};
     if (cap > 0u) {
         buf[0] = '\0';
     }
-    schema_walk(table, count, text_sink, &t);
+    schema_walk(table, count, kinds, text_sink, &t);
     return t.len;
 }
 
-size_t codec_schema_text(char *buf, size_t cap)
+static uint32_t schema_hash(const msg_def_t *table, size_t count, uint8_t kinds)
 {
-    return codec_schema_text_of(defs, sizeof defs / sizeof defs[0], buf, cap);
+    uint32_t state = CRC32_IEEE_INIT;
+    schema_walk(table, count, kinds, crc_sink, &state);
+    return state ^ 0xFFFFFFFFu;
+}
+
+size_t codec_schema_text_of(const msg_def_t *table, size_t count, char *buf, size_t cap)
+{
+    return schema_text(table, count, 0u, buf, cap);
 }
 
 uint32_t codec_schema_hash_of(const msg_def_t *table, size_t count)
 {
-    uint32_t state = CRC32_IEEE_INIT;
-    schema_walk(table, count, crc_sink, &state);
-    return state ^ 0xFFFFFFFFu;
+    return schema_hash(table, count, 0u);
+}
+
+size_t codec_schema_text_kind(uint8_t kind, char *buf, size_t cap)
+{
+    return schema_text(defs, sizeof defs / sizeof defs[0], kind, buf, cap);
+}
+
+uint32_t codec_schema_hash_kind(uint8_t kind)
+{
+    return schema_hash(defs, sizeof defs / sizeof defs[0], kind);
+}
+
+size_t codec_schema_text(char *buf, size_t cap)
+{
+    return codec_schema_text_kind(KIND_PADDLE, buf, cap);
 }
 
 uint32_t codec_schema_hash(void)
 {
-    return codec_schema_hash_of(defs, sizeof defs / sizeof defs[0]);
+    return codec_schema_hash_kind(KIND_PADDLE);
 }

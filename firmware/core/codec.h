@@ -4,7 +4,9 @@
  * Each message's layout is one row of a table (field name, struct code, offset in msg_t);
  * encode, decode, the schema hash and the host-side describe() all walk that table, so a
  * layout exists in exactly one place. Codes are Python `struct` codes, little-endian:
- * B u8, H u16, I u32, Q u64, f float32.
+ * B u8, H u16, I u32, Q u64, f float32, and `<len>s` a fixed run of len bytes copied as is.
+ * Each message names the device kinds that speak it; a kind's schema text (and hash) lists
+ * only its own messages.
  */
 #ifndef HAPTICS_CODEC_H
 #define HAPTICS_CODEC_H
@@ -18,6 +20,7 @@ typedef struct {
     const char *name;
     char code;
     uint16_t offset; /* within msg_t */
+    uint8_t len;     /* bytes of an 's' field; 0 for the others */
 } field_def_t;
 
 typedef struct {
@@ -26,6 +29,7 @@ typedef struct {
     const field_def_t *fields;
     uint8_t n_fields;
     uint8_t frozen; /* HELLO, DEVICE_INFO: same layout in every protocol version */
+    uint8_t kinds;  /* KIND_PADDLE | KIND_TAXEL: the devices that speak it */
 } msg_def_t;
 
 enum codec_status {
@@ -71,7 +75,12 @@ size_t codec_schema_text(char *buf, size_t cap);
  * length limit). */
 uint32_t codec_schema_hash(void);
 
-/* The same two for any message table (tests: a table whose text is longer than any buffer). */
+/* The same two for one kind of device (KIND_PADDLE, KIND_TAXEL): only the messages that
+ * kind speaks. codec_schema_text() and codec_schema_hash() are the paddle's. */
+size_t codec_schema_text_kind(uint8_t kind, char *buf, size_t cap);
+uint32_t codec_schema_hash_kind(uint8_t kind);
+
+/* The same for any message table, every row (tests: a text longer than any buffer). */
 size_t codec_schema_text_of(const msg_def_t *table, size_t count, char *buf, size_t cap);
 uint32_t codec_schema_hash_of(const msg_def_t *table, size_t count);
 

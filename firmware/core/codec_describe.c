@@ -42,6 +42,19 @@ int codec_describe(const msg_t *m, char *buf, size_t cap)
             w = snprintf(buf + len, cap - len, "%s%s=%llu", sep, f->name, (unsigned long long)v);
             break;
         }
+        case 's': {
+            static const char hex[] = "0123456789abcdef";
+            w = snprintf(buf + len, cap - len, "%s%s=", sep, f->name);
+            for (uint8_t k = 0; k < f->len && w >= 0 && len + (size_t)w + 2u < cap; k++) {
+                buf[len + (size_t)w] = hex[p[k] >> 4];
+                buf[len + (size_t)w + 1u] = hex[p[k] & 0xFu];
+                w += 2;
+            }
+            if (w >= 0 && len + (size_t)w < cap) {
+                buf[len + (size_t)w] = '\0';
+            }
+            break;
+        }
         default: {
             float v;
             memcpy(&v, p, sizeof v);

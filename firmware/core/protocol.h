@@ -39,8 +39,15 @@ enum msg_type {
     MSG_ACK = 0x83,
     MSG_HEARTBEAT_REPLY = 0x84,
     MSG_TIME_SYNC_REPLY = 0x85,
-    MSG_ERROR_COUNTERS = 0x86
+    MSG_ERROR_COUNTERS = 0x86,
+    MSG_TAXEL_INFO = 0x90,  /* taxel boards: matrix geometry and scale, answers HELLO */
+    MSG_TAXEL_FRAME = 0x91  /* taxel boards: one chunk of a scanned pressure frame */
 };
+
+/* Which kinds of device speak a message (msg_def_t.kinds): each kind's schema hash covers
+ * exactly its own messages, so adding the taxel board left the paddle's schema unchanged. */
+#define KIND_PADDLE (1u << 0)
+#define KIND_TAXEL (1u << 1)
 
 /* Arming states (STATE.arm_state, ACK.arm_state). */
 enum arm_state { ARM_DISARMED = 0, ARM_ARMED = 1, ARM_FAULT = 2 };
@@ -66,6 +73,8 @@ enum ack_result { ACK_OK = 0, ACK_REFUSED_FAULT = 1, ACK_INVALID = 2, ACK_UNSUPP
 
 /* DEVICE_INFO.device_type: low 7 bits the kind, bit 7 set for an emulator. */
 #define DEVICE_TYPE_PADDLE 0x01u
+#define DEVICE_TYPE_TAXEL 0x02u
+#define DEVICE_TYPE_KIND_MASK 0x7Fu
 #define DEVICE_TYPE_EMULATED 0x80u
 
 /* DEVICE_INFO.capabilities */
@@ -171,6 +180,39 @@ typedef struct {
     uint32_t tx_dropped;
 } msg_error_counters_t;
 
+/* Taxel boards (PROTOCOL.md §11). A frame is rows × cols u16 ADC counts, row-major, sent as
+ * ceil(rows·cols / TAXEL_CHUNK_VALUES) TAXEL_FRAME chunks of TAXEL_CHUNK_VALUES values each
+ * (the last one zero-padded), so every chunk has the same layout and fits one frame. */
+#define TAXEL_CHUNK_VALUES 112u
+#define TAXEL_CHUNK_BYTES (2u * TAXEL_CHUNK_VALUES)
+
+/* TAXEL_FRAME.flags: facts about the whole frame (the same in each of its chunks). */
+#define TAXEL_FLAG_SATURATED (1u << 0) /* some taxel read the ADC's full scale */
+#define TAXEL_FLAG_SENSOR (1u << 1)    /* a row's ADC did not answer in time: that row is 0 */
+#define TAXEL_FLAG_LATE (1u << 2)      /* the scan started more than 1.5 periods after the last */
+
+typedef struct {
+    uint32_t nonce;          /* the HELLO's, like DEVICE_INFO */
+    uint8_t rows;
+    uint8_t cols;
+    uint8_t chunk_values;    /* TAXEL_CHUNK_VALUES */
+    uint8_t chunks;          /* chunks per frame */
+    float frame_rate_hz;
+    float pitch_m;           /* centre-to-centre taxel spacing, rows and columns */
+    float pressure_lsb_pa;   /* pascals per ADC count */
+    uint16_t max_count;      /* ADC full scale */
+    uint32_t scan_us;        /* time to scan one whole frame */
+} msg_taxel_info_t;
+
+typedef struct {
+    uint32_t frame_seq;      /* from 1 at boot, +1 per frame; gaps are frames lost */
+    uint64_t time_us;        /* device time the scan of this frame began */
+    uint8_t chunk;           /* 0 .. chunks-1 */
+    uint8_t chunks;
+    uint16_t flags;          /* TAXEL_FLAG_* */
+    uint8_t values[TAXEL_CHUNK_BYTES]; /* u16 little-endian counts, as on the wire */
+} msg_taxel_frame_t;
+
 /* One decoded message of any type. */
 typedef struct {
     uint8_t version;
@@ -190,6 +232,8 @@ typedef struct {
         msg_heartbeat_reply_t heartbeat_reply;
         msg_time_sync_reply_t time_sync_reply;
         msg_error_counters_t error_counters;
+        msg_taxel_info_t taxel_info;
+        msg_taxel_frame_t taxel_frame;
     } u;
 } msg_t;
 

@@ -1,8 +1,10 @@
 /*
- * haptics-emulator: the paddle firmware core, built for the host, on a simulated paddle,
- * talking the real protocol over a pseudo-terminal.
+ * haptics-emulator: the firmware core, built for the host, on a simulated paddle (--kind
+ * paddle) or a simulated taxel matrix (--kind taxel), talking the real protocol over a
+ * pseudo-terminal.
  *
- * Prints the pty path as the first line on stdout, then streams STATE at the tick rate.
+ * Prints the pty path as the first line on stdout, then streams STATE at the tick rate (a
+ * paddle) or TAXEL_FRAME chunks at the frame rate (a taxel board).
  * Two threads mirror a microcontroller's two interrupts: the tick thread sleeps with
  * clock_nanosleep to absolute deadlines (the timer interrupt), the receive thread blocks on
  * the pty and handles frames the moment they arrive (the UART interrupt); a mutex stands in
@@ -29,6 +31,8 @@
 #include "hal.h"
 #include "hal_emulator.h"
 #include "protocol.h"
+#include "taxel_app.h"
+#include "taxel_board.h"
 
 #define FW_MAJOR 1
 #define FW_MINOR 0
@@ -37,6 +41,9 @@
 static volatile sig_atomic_t stop_requested;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static app_t app;
+static taxel_app_t taxel;
+static int is_taxel;
+static unsigned long inject_every; /* taxel test hook: bad frames after every Nth frame */
 static FILE *command_log;
 static char link_path[512];
 static char registry_path[512];
@@ -54,6 +61,10 @@ typedef struct {
     const char *link;
     const char *command_log;
     const char *kind;
+    unsigned rows;
+    unsigned cols;
+    double pitch_mm;
+    unsigned long inject_bad_every;
 } options_t;
 
 static void on_signal(int sig)
@@ -66,8 +77,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: haptics-emulator [options]\n"
-            "  --kind paddle          device to emulate (only 'paddle')\n"
-            "  --rate HZ              tick and STATE rate (default 1000)\n"
+            "  --kind paddle|taxel    device to emulate (default paddle)\n"
+            "  --rate HZ              paddle: tick and STATE rate (default 1000);\n"
+            "                         taxel: frame rate (default 200)\n"
+            "  --rows N, --cols N     taxel: matrix size, 1..64 each (default 16 x 16)\n"
+            "  --pitch-mm MM          taxel: taxel spacing (default 2)\n"
             "  --watchdog-ms MS       command watchdog period (default 100)\n"
             "  --stall-ms MS          loop stall that latches a fault (default 50)\n"
             "  --link PATH            also make PATH a symlink to the pty (stable name)\n"
@@ -78,6 +92,9 @@ static void usage(FILE *f)
             "  --exit-with-parent     stop when the process that started us is gone\n"
             "  --protocol-version N   test hook: speak another protocol version\n"
             "  --schema-hash HEX      test hook: report another schema hash\n"
+            "  --inject-bad-every N   taxel test hook: after every Nth frame also send one bad\n"
+            "                         frame in turn: garbage, a chunk one byte short, a chunk\n"
+            "                         of impossible geometry\n"
             "Prints the pty path on the first line of stdout. Stops on SIGTERM/SIGINT.\n");
 }
 
@@ -96,10 +113,18 @@ static int parse(int argc, char **argv, options_t *o)
         {"exit-with-parent", no_argument, 0, 'E'},
         {"protocol-version", required_argument, 0, 'P'},
         {"schema-hash", required_argument, 0, 'H'},
+        {"rows", required_argument, 0, 'y'},
+        {"cols", required_argument, 0, 'x'},
+        {"pitch-mm", required_argument, 0, 'p'},
+        {"inject-bad-every", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    o->rate_hz = 1000.0;
+    o->rate_hz = 0.0; /* the kind's default */
+    o->rows = 16;
+    o->cols = 16;
+    o->pitch_mm = 2.0;
+    o->inject_bad_every = 0;
     o->watchdog_ms = 100;
     o->stall_ms = 50;
     o->protocol_version = PROTOCOL_VERSION;
@@ -150,6 +175,18 @@ static int parse(int argc, char **argv, options_t *o)
         case 'H':
             o->schema_hash = strtoul(optarg, NULL, 16);
             break;
+        case 'y':
+            o->rows = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'x':
+            o->cols = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'p':
+            o->pitch_mm = strtod(optarg, NULL);
+            break;
+        case 'I':
+            o->inject_bad_every = strtoul(optarg, NULL, 10);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -158,11 +195,30 @@ static int parse(int argc, char **argv, options_t *o)
             return -1;
         }
     }
-    if (strcmp(o->kind, "paddle") != 0) {
-        fprintf(stderr, "haptics-emulator: unknown kind '%s' (only 'paddle')\n", o->kind);
+    int taxel_kind = strcmp(o->kind, "taxel") == 0;
+    if (strcmp(o->kind, "paddle") != 0 && !taxel_kind) {
+        fprintf(stderr, "haptics-emulator: unknown kind '%s' (paddle or taxel)\n", o->kind);
         return -1;
     }
-    if (!(o->rate_hz >= 10.0 && o->rate_hz <= 10000.0)) {
+    if (o->rate_hz == 0.0) {
+        o->rate_hz = taxel_kind ? 200.0 : 1000.0;
+    }
+    if (taxel_kind) {
+        if (!(o->rate_hz >= 1.0 && o->rate_hz <= 1000.0)) {
+            fprintf(stderr, "haptics-emulator: taxel --rate must be 1..1000 Hz\n");
+            return -1;
+        }
+        if (o->rows < 1u || o->rows > TAXEL_MAX_ROWS || o->cols < 1u ||
+            o->cols > TAXEL_MAX_COLS) {
+            fprintf(stderr, "haptics-emulator: --rows and --cols must be 1..%u\n",
+                    TAXEL_MAX_ROWS);
+            return -1;
+        }
+        if (!(o->pitch_mm > 0.0 && o->pitch_mm <= 100.0)) {
+            fprintf(stderr, "haptics-emulator: --pitch-mm must be in (0, 100]\n");
+            return -1;
+        }
+    } else if (!(o->rate_hz >= 10.0 && o->rate_hz <= 10000.0)) {
         fprintf(stderr, "haptics-emulator: --rate must be 10..10000 Hz\n");
         return -1;
     }
@@ -185,12 +241,74 @@ static void log_command(void *ctx, uint32_t seq, float force_n, uint64_t now_us)
             (unsigned long long)now_us);
 }
 
+/* Test hook: one bad frame in turn (garbage, a chunk one byte short with a valid CRC, a chunk
+ * whose geometry contradicts TAXEL_INFO), sent between two good frames. */
+static void inject_bad_frame(void)
+{
+    static unsigned long turn;
+    uint8_t wire[FRAME_WIRE_MAX];
+    size_t n = 0;
+    msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_TAXEL_FRAME;
+    m.u.taxel_frame.frame_seq = taxel.scan.seq; /* posing as the frame just sent */
+    m.u.taxel_frame.time_us = taxel.scan.frame_time_us;
+    switch (turn++ % 3u) {
+    case 0: /* line noise: no 0x00 inside, so it is one bad frame */
+        for (n = 0; n < 40u; n++) {
+            wire[n] = (uint8_t)(0x11u + 37u * n % 200u);
+        }
+        wire[n++] = 0x00;
+        break;
+    case 1: { /* one byte short, CRC valid: refused for its length */
+        uint8_t body[FRAME_BODY_MAX];
+        size_t len = codec_encode_body(PROTOCOL_VERSION, &m, body);
+        n = frame_encode(body, len - 1u, wire);
+        break;
+    }
+    default: /* right size, impossible geometry */
+        m.u.taxel_frame.chunk = 7;
+        m.u.taxel_frame.chunks = 9;
+        n = codec_encode_wire(PROTOCOL_VERSION, &m, wire);
+        break;
+    }
+    if (n > 0u && hal_serial_tx_space() >= n) {
+        hal_serial_tx(wire, n);
+    }
+}
+
 /* One tick: the plant catches up to now, then the firmware runs. Called with the lock held. */
 static void tick(uint64_t now_us)
 {
-    emu_advance_plant(now_us);
-    app_tick(&app, now_us);
+    if (is_taxel) {
+        taxel_app_tick(&taxel, now_us);
+        if (inject_every != 0u && taxel.scan.seq % inject_every == 0u) {
+            inject_bad_frame();
+        }
+    } else {
+        emu_advance_plant(now_us);
+        app_tick(&app, now_us);
+    }
     emu_flush_tx();
+}
+
+static void board_rx(const uint8_t *data, size_t n, uint64_t now_us)
+{
+    if (is_taxel) {
+        taxel_app_rx(&taxel, data, n, now_us);
+    } else {
+        app_rx(&app, data, n, now_us);
+    }
+}
+
+static uint64_t board_next_wakeup(void)
+{
+    return is_taxel ? taxel_app_next_wakeup(&taxel) : app_next_wakeup(&app);
+}
+
+static bool board_due(uint64_t now_us)
+{
+    return is_taxel ? taxel_app_due(&taxel, now_us) : app_tick_due(&app, now_us);
 }
 
 /* Real-time scheduling for the calling thread; a warning, not an error, without privileges.
@@ -240,8 +358,8 @@ static void *receive_thread(void *arg)
         }
         pthread_mutex_lock(&lock);
         uint64_t now = hal_time_us();
-        app_rx(&app, buf, (size_t)n, now);
-        if (app_tick_due(&app, now)) {
+        board_rx(buf, (size_t)n, now);
+        if (board_due(now)) {
             tick(now); /* early tick: the cycle's command is here */
         } else {
             emu_flush_tx(); /* acknowledgements go out at once */
@@ -285,8 +403,13 @@ static int write_registry(const options_t *o)
     json_text(f, emu.slave_path);
     fprintf(f, "\", \"link\": \"");
     json_text(f, o->link ? o->link : "");
-    fprintf(f, "\", \"kind\": \"%s\", \"rate_hz\": %g, \"watchdog_ms\": %u, \"serial\": %lu}\n",
+    fprintf(f, "\", \"kind\": \"%s\", \"rate_hz\": %g, \"watchdog_ms\": %u, \"serial\": %lu",
             o->kind, o->rate_hz, o->watchdog_ms, o->serial);
+    if (is_taxel) {
+        fprintf(f, ", \"rows\": %u, \"cols\": %u, \"pitch_mm\": %g", o->rows, o->cols,
+                o->pitch_mm);
+    }
+    fprintf(f, "}\n");
     fclose(f);
     return 0;
 }
@@ -352,12 +475,35 @@ static app_config_t paddle_config(const options_t *o)
     return c;
 }
 
+static taxel_app_config_t taxel_config(const options_t *o, const taxel_plant_params_t *plant)
+{
+    taxel_app_config_t c;
+    memset(&c, 0, sizeof c);
+    c.device_type = DEVICE_TYPE_TAXEL | DEVICE_TYPE_EMULATED;
+    c.fw_major = FW_MAJOR;
+    c.fw_minor = FW_MINOR;
+    c.fw_patch = FW_PATCH;
+    c.capabilities = CAP_TIME_SYNC;
+    c.serial = (uint32_t)o->serial;
+    c.scan.rows = (uint8_t)o->rows;
+    c.scan.cols = (uint8_t)o->cols;
+    c.scan.period_us = (uint32_t)(1e6 / o->rate_hz + 0.5);
+    c.scan.max_count = plant->max_count;
+    c.pitch_m = (float)(o->pitch_mm * 1e-3);
+    c.pressure_lsb_pa = (float)plant->pressure_lsb_pa;
+    c.scan_us = 20u * o->rows; /* 20 µs settle + conversion per row on a real board */
+    c.protocol_version = (uint8_t)o->protocol_version;
+    c.schema_hash_override = (uint32_t)o->schema_hash;
+    return c;
+}
+
 int main(int argc, char **argv)
 {
     options_t o;
     if (parse(argc, argv, &o) != 0) {
         return 2;
     }
+    is_taxel = strcmp(o.kind, "taxel") == 0;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     emu.t0_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - 1000u;
@@ -387,22 +533,42 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     prctl(PR_SET_TIMERSLACK, 1ul, 0ul, 0ul, 0ul);
 
-    app_config_t cfg = paddle_config(&o);
     uint64_t now = hal_time_us();
-    app_init(&app, &cfg, now);
-    app.control.params.watchdog_us = o.watchdog_ms * 1000u;
-    app.control.watchdog.period_us = o.watchdog_ms * 1000u;
-    if (command_log) {
-        app.on_command = log_command;
+    if (is_taxel) {
+        taxel_plant_params_t plant = taxel_plant_default(o.pitch_mm * 1e-3, o.rows, o.cols);
+        emu_taxel_setup(&plant, o.rows, o.cols);
+        taxel_app_config_t tcfg = taxel_config(&o, &plant);
+        if (!taxel_app_init(&taxel, &tcfg, now)) {
+            fprintf(stderr, "haptics-emulator: the taxel configuration cannot be scanned\n");
+            return 2;
+        }
+        inject_every = o.inject_bad_every;
+    } else {
+        app_config_t cfg = paddle_config(&o);
+        app_init(&app, &cfg, now);
+        app.control.params.watchdog_us = o.watchdog_ms * 1000u;
+        app.control.watchdog.period_us = o.watchdog_ms * 1000u;
+        if (command_log) {
+            app.on_command = log_command;
+        }
+        emu.plant_time_us = now;
     }
-    emu.plant_time_us = now;
 
     printf("%s\n", emu.slave_path);
     fflush(stdout);
-    fprintf(stderr,
-            "haptics-emulator: paddle on %s (%g Hz, watchdog %u ms, protocol v%u, schema %08lx)\n",
-            emu.slave_path, o.rate_hz, o.watchdog_ms, o.protocol_version,
-            o.schema_hash ? o.schema_hash : (unsigned long)codec_schema_hash());
+    if (is_taxel) {
+        fprintf(stderr,
+                "haptics-emulator: taxel board %ux%u on %s (%g Hz, pitch %g mm, protocol v%u, "
+                "schema %08lx)\n",
+                o.rows, o.cols, emu.slave_path, o.rate_hz, o.pitch_mm, o.protocol_version,
+                o.schema_hash ? o.schema_hash : (unsigned long)codec_schema_hash_kind(KIND_TAXEL));
+    } else {
+        fprintf(stderr,
+                "haptics-emulator: paddle on %s (%g Hz, watchdog %u ms, protocol v%u, schema "
+                "%08lx)\n",
+                emu.slave_path, o.rate_hz, o.watchdog_ms, o.protocol_version,
+                o.schema_hash ? o.schema_hash : (unsigned long)codec_schema_hash());
+    }
 
     realtime = o.realtime;
     parent_pid = o.exit_with_parent ? getppid() : 0;
@@ -419,7 +585,7 @@ int main(int argc, char **argv)
     }
     while (!stop_requested) {
         pthread_mutex_lock(&lock);
-        uint64_t wake_us = app_next_wakeup(&app);
+        uint64_t wake_us = board_next_wakeup();
         pthread_mutex_unlock(&lock);
         uint64_t wake_ns = emu.t0_ns + wake_us * 1000u;
         struct timespec dl = {(time_t)(wake_ns / 1000000000u), (long)(wake_ns % 1000000000u)};
@@ -429,7 +595,7 @@ int main(int argc, char **argv)
         }
         pthread_mutex_lock(&lock);
         now = hal_time_us();
-        if (app_tick_due(&app, now)) {
+        if (board_due(now)) {
             tick(now);
         }
         pthread_mutex_unlock(&lock);
@@ -444,7 +610,12 @@ int main(int argc, char **argv)
     if (registry_path[0]) {
         unlink(registry_path);
     }
-    fprintf(stderr, "haptics-emulator: stopped after %lu STATE frames\n",
-            (unsigned long)app.state_seq);
+    if (is_taxel) {
+        fprintf(stderr, "haptics-emulator: stopped after %lu taxel frames\n",
+                (unsigned long)taxel.scan.seq);
+    } else {
+        fprintf(stderr, "haptics-emulator: stopped after %lu STATE frames\n",
+                (unsigned long)app.state_seq);
+    }
     return 0;
 }

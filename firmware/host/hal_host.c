@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hal.h"
+#include "hal_taxel.h"
 
 hal_host_t hal_host;
 
@@ -10,6 +11,7 @@ void hal_host_reset(void)
 {
     memset(&hal_host, 0, sizeof hal_host);
     hal_host.tx_space_limit = HAL_HOST_TX_CAP;
+    hal_host.taxel_fail_row = -1;
 }
 
 void hal_host_tx_clear(void)
@@ -68,4 +70,16 @@ void hal_serial_tx_discard(void)
 void hal_watchdog_kick(void)
 {
     hal_host.watchdog_kicks++;
+}
+
+bool hal_taxel_read_row(uint8_t row, uint16_t *counts, uint8_t cols)
+{
+    hal_host.taxel_rows_read++;
+    if ((int)row == hal_host.taxel_fail_row) {
+        return false;
+    }
+    for (uint8_t c = 0; c < cols && c < 64u; c++) {
+        counts[c] = hal_host.taxel[(unsigned)row * 64u + c];
+    }
+    return true;
 }

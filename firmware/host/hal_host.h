@@ -1,6 +1,7 @@
 /*
- * Host HAL for unit tests: time, encoder and received bytes are set by the test; motor
- * output and transmitted bytes are captured for it to inspect.
+ * Host HAL for unit tests: time, encoder, taxel counts and received bytes are set by the
+ * test; motor output and transmitted bytes are captured for it to inspect. Implements both
+ * hal.h and hal_taxel.h.
  */
 #ifndef HAPTICS_HAL_HOST_H
 #define HAPTICS_HAL_HOST_H
@@ -21,6 +22,11 @@ typedef struct {
     size_t tx_space_limit; /* tx_space() reports at most this (default: all room left) */
     unsigned watchdog_kicks;
     unsigned tx_discards;
+    /* taxel boards: the counts each taxel reads (row-major, 64 columns a row), and a row
+     * whose ADC times out (-1: none) */
+    uint16_t taxel[64 * 64];
+    int taxel_fail_row;
+    unsigned taxel_rows_read;
 } hal_host_t;
 
 extern hal_host_t hal_host;

@@ -41,6 +41,12 @@ static size_t format_size(const char *fmt)
 {
     size_t n = 0;
     for (const char *p = fmt + 1; *p; p++) {
+        if (*p >= '0' && *p <= '9') { /* "<len>s": len bytes */
+            char *end;
+            n += (size_t)strtoul(p, &end, 10);
+            p = end;
+            continue;
+        }
         n += *p == 'B' ? 1u : *p == 'H' ? 2u : *p == 'Q' ? 8u : 4u;
     }
     return n;
@@ -50,13 +56,18 @@ void test_codec_sizes_match_formats(void)
 {
     size_t count = 0;
     const msg_def_t *defs = codec_defs(&count);
-    CHECK(count == 14);
+    CHECK(count == 16);
     for (size_t i = 0; i < count; i++) {
         char fmt[64] = "<";
+        size_t o = 1;
         for (uint8_t k = 0; k < defs[i].n_fields; k++) {
-            fmt[k + 1u] = defs[i].fields[k].code;
-            fmt[k + 2u] = '\0';
+            if (defs[i].fields[k].code == 's') {
+                o += (size_t)snprintf(fmt + o, sizeof fmt - o, "%u", defs[i].fields[k].len);
+            }
+            fmt[o++] = defs[i].fields[k].code;
+            fmt[o] = '\0';
         }
+        CHECK(defs[i].kinds != 0u);
         CHECK_EQ(codec_payload_size(&defs[i]), format_size(fmt));
         CHECK(codec_payload_size(&defs[i]) <= FRAME_PAYLOAD_MAX);
         CHECK(codec_def(defs[i].type) == &defs[i]);
@@ -117,7 +128,7 @@ void test_frame_vectors_decode(void)
                          v->tok[1], want, have);
         }
     }
-    CHECK(seen >= 14);
+    CHECK(seen >= 16);
 }
 
 void test_frame_vectors_encode(void)

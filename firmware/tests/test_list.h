@@ -40,4 +40,13 @@
     X(app_hello_disarms_and_zeroes)   \
     X(app_state_counters_are_32_bit)  \
     X(app_sensor_timeout_faults)      \
-    X(app_clock_glitch_fails_safe)
+    X(app_clock_glitch_fails_safe)    \
+    X(taxel_scan_config_limits)       \
+    X(taxel_scan_grid_and_late_frames) \
+    X(taxel_scan_rows_clamp_and_flag) \
+    X(taxel_scan_chunks_cover_the_frame) \
+    X(taxel_app_hello_answers_device_and_taxel_info) \
+    X(taxel_app_streams_whole_frames) \
+    X(taxel_app_tx_full_drops_whole_frames) \
+    X(taxel_app_refuses_paddle_messages) \
+    X(taxel_schema_matches_vectors)

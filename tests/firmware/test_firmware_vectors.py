@@ -69,6 +69,17 @@ def test_schema_text_and_hash() -> None:
     assert int(schema[1], 16) == protocol.SCHEMA_HASH
 
 
+def test_taxel_schema_text_and_hash() -> None:
+    """The taxel board's own message set: its schema lines and hash, and the paddle's intact."""
+    want = "".join(f"{t[1]} {t[2]} {t[3]}\n" for t in _of("taxel_schema_line"))
+    assert protocol.schema_text(protocol.KIND_TAXEL) == want
+    (schema,) = _of("taxel_schema")
+    assert int(schema[1], 16) == protocol.TAXEL_SCHEMA_HASH
+    assert protocol.TAXEL_SCHEMA_HASH != protocol.SCHEMA_HASH
+    assert "TAXEL" not in protocol.schema_text()  # the paddle's schema is the paddle's alone
+    assert protocol.SCHEMA_HASH == 0xBB319D56
+
+
 @pytest.mark.parametrize("tok", _of("frame"), ids=lambda t: t[1])
 def test_frame_decodes_to_listed_fields(tok: list[str]) -> None:
     wire = _hex(tok[2])
