@@ -300,3 +300,69 @@ def _cmd_labels(args: argparse.Namespace) -> int:
 add_bench_command(
     "labels", "label store: agreement time and append p99 under 8 writers", _setup_labels
 )
+
+
+# -- haptics bench teleop ------------------------------------------------------------------------
+def _setup_teleop(p: argparse.ArgumentParser) -> None:
+    from haptics.bench.teleop import RTTS_MS, TeleopBenchParams
+
+    d = TeleopBenchParams()
+    p.description = (
+        "A leader–follower link pressing on the stiffest tissue, at several round-trip delays "
+        "with jitter and loss: the uncompensated baseline against time-domain passivity."
+    )
+    p.add_argument("--rtt-ms", type=float, nargs="+", default=list(RTTS_MS),
+                   help="round-trip delays in ms (default %(default)s)")
+    p.add_argument("--jitter", type=float, default=d.jitter, help="fraction of the delay")
+    p.add_argument("--loss", type=float, default=d.loss, help="packet loss probability")
+    p.add_argument("--stiffness", type=float, default=d.tissue_k_n_per_m, help="tissue, N/m")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_teleop)
+
+
+def _cmd_teleop(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from haptics.bench.teleop import TeleopBenchParams, run_teleop_bench
+
+    if not (0.0 <= args.jitter < 1.0 and 0.0 <= args.loss < 1.0 and args.stiffness > 0
+            and all(0.0 <= r <= 5000.0 for r in args.rtt_ms)):
+        from haptics.errors import ConfigError
+
+        raise ConfigError("need 0 ≤ jitter < 1, 0 ≤ loss < 1, stiffness > 0 and delays "
+                          "between 0 and 5000 ms")
+    params = dataclasses.replace(
+        TeleopBenchParams(), jitter=args.jitter, loss=args.loss,
+        tissue_k_n_per_m=args.stiffness, seed=args.seed,
+    )
+    r = run_teleop_bench(tuple(args.rtt_ms), params)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+
+    def cell(x: dict[str, Any]) -> str:
+        state = "[green]stable[/]" if x["stable"] else "[red]unstable[/]"
+        if x["contact_lost"]:
+            state += " (bouncing)"
+        felt = f"{x['felt_n_per_m']:.0f} N/m" if x["felt_n_per_m"] is not None else "—"
+        p2p = f"{x['p2p_mm']:.2f}" if x["p2p_mm"] is not None else "∞"
+        return f"{state}\n{x['network_energy_max_j']:.3g} J · p2p {p2p} mm · felt {felt}"
+
+    t = Table(title=f"bilateral link on {params.tissue_k_n_per_m:g} N/m tissue, jitter "
+              f"{params.jitter:.0%}, loss {params.loss:.0%} (energy: most the link generated)")
+    t.add_column("round trip")
+    t.add_column("uncompensated")
+    t.add_column("time-domain passivity")
+    t.add_column("transparency\n(felt / tissue)")
+    for row in r["rows"]:
+        tr = row["tdpa"]["transparency"]
+        t.add_row(f"{row['rtt_ms']:g} ms", cell(row["baseline"]), cell(row["tdpa"]),
+                  f"{tr:.2f}" if tr is not None else "—")
+    Console().print(t)
+    return 0
+
+
+add_bench_command(
+    "teleop", "bilateral link under delay: baseline against time-domain passivity", _setup_teleop
+)
