@@ -81,16 +81,32 @@ def _one(cfg: SessionConfig) -> dict[str, Any]:
 
 
 def run_loop_bench(
-    duration_s: float, keep_dir: Path | None = None, tick_on: str = "grid"
+    duration_s: float,
+    keep_dir: Path | None = None,
+    tick_on: str = "grid",
+    device_clocked: bool = False,
 ) -> dict[str, Any]:
-    """Run the baseline then the real loop for `duration_s` each; return both figure sets."""
+    """Run the baseline then the real loop for `duration_s` each; return both figure sets.
+
+    device_clocked: also run the loop with each tick started by the device's sample
+    (`tick_on="arrival"`, the grid as fallback for a late sample) and report it as
+    `device_clocked`, in the same invocation.
+    """
     root = keep_dir or Path(tempfile.mkdtemp(prefix="haptics-bench-"))
     common: dict[str, Any] = {"duration_s": duration_s, "record_dir": root, "monitor": False}
     baseline = _one(
         SessionConfig(**common, loop_scheduler="naive", phase_lock=False, realtime=False)
     )
     ours = _one(SessionConfig(**common, tick_on=tick_on))
+    extra: dict[str, Any] = {}
+    if device_clocked:
+        extra["device_clocked"] = {
+            **_one(SessionConfig(**common, tick_on="arrival")),
+            "scheduler": "device-clocked: a tick starts when the device's sample arrives, "
+            "the phase-locked grid as fallback",
+        }
     return {
+        **extra,
         **ours,
         "scheduler": "absolute deadlines, sleep then spin, phase-locked to the device, "
         "SCHED_FIFO on its own CPU (best effort)",

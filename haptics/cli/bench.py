@@ -173,6 +173,8 @@ def _setup_loop(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--duration", type=float, default=30.0, help="seconds per run")
     p.add_argument("--tick-on", choices=("grid", "arrival"), default="grid")
+    p.add_argument("--device-clocked", action="store_true",
+                   help="also run the device-clocked mode (a tick per sample) in this run")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_loop)
 
@@ -180,7 +182,7 @@ def _setup_loop(p: argparse.ArgumentParser) -> None:
 def _cmd_loop(args: argparse.Namespace) -> int:
     from haptics.bench.loop import run_loop_bench
 
-    r = run_loop_bench(args.duration, tick_on=args.tick_on)
+    r = run_loop_bench(args.duration, tick_on=args.tick_on, device_clocked=args.device_clocked)
     b = r["baseline"]
 
     def line(x: dict[str, Any]) -> str:
@@ -192,7 +194,11 @@ def _cmd_loop(args: argparse.Namespace) -> int:
             f"{x['tick_compute_us']['p99']} µs"
         )
 
-    _print_json_or_table(r, args.json, [("loop", line(r)), ("naive baseline", line(b))])
+    rows = [("loop", line(r))]
+    if "device_clocked" in r:
+        rows.append(("device-clocked", line(r["device_clocked"])))
+    rows.append(("naive baseline", line(b)))
+    _print_json_or_table(r, args.json, rows)
     return 0
 
 
