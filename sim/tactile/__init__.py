@@ -1,0 +1,44 @@
+"""A simulated tactile array: pressure (kPa) per taxel on a flat palpation probe.
+
+Pure functions of (pose, tissue, inclusion), numpy/scipy only, no pybullet:
+
+- `model`: the physics (Boussinesq half-space compliance in strain-energy form, a slab on a
+  rigid base, a stiff spherical inclusion), solved for a rigid level punch. The formulas
+  and their sources are in `sim.tactile.boussinesq` and `sim.tactile.model`.
+- `force_map`: the same model's normal force, tabulated once, for the 1 kHz tick.
+- `noise`: Gaussian read noise, dead taxels, ADC quantisation, seeded.
+- `detect`: a background-removed-contrast detector on frames, and a stylus-force-only one.
+- `render`: frames to a PNG. `bench`: frame timing (`python -m sim.tactile.bench`).
+"""
+
+from sim.tactile.detect import (
+    Detection,
+    detect_frame,
+    detect_from_force,
+    detect_sweep,
+    homogeneous_background,
+    median_background,
+)
+from sim.tactile.force_map import ProbeForceMap
+from sim.tactile.grid import ProbePose, TaxelGrid
+from sim.tactile.model import Inclusion, TactileModel, TissueSlab, frame_force_n
+from sim.tactile.noise import NoiseModel
+from sim.tactile.render import render_pressure_png
+
+__all__ = [
+    "Detection",
+    "Inclusion",
+    "NoiseModel",
+    "ProbeForceMap",
+    "ProbePose",
+    "TactileModel",
+    "TaxelGrid",
+    "TissueSlab",
+    "detect_frame",
+    "detect_from_force",
+    "detect_sweep",
+    "frame_force_n",
+    "homogeneous_background",
+    "median_background",
+    "render_pressure_png",
+]

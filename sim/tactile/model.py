@@ -1,0 +1,283 @@
+"""Pressure under a flat, rigid, level palpation probe pressed into tissue with a stiff inclusion.
+
+The tissue is an elastic slab (Young's modulus E, Poisson's ratio ν, thickness H on a rigid
+base) holding a sphere `modulus_ratio` times stiffer. The probe face is a rigid flat punch
+tiled by the taxels; it is pressed in by the indentation δ. Each taxel carries a uniform
+pressure p_j (a piecewise-constant boundary element), i.e. a force f_j = A p_j.
+
+Compliance (formulas in `sim.tactile.boussinesq`): the mean displacement under taxel i per
+unit force on taxel j is the work of the two unit loads' vertical stress fields,
+
+    C_ij = S ∫_slab σ_z^(i) σ_z^(j) / E*(x) dV,       S = ENERGY_SCALE = 1.6,
+
+which for the homogeneous slab is Boussinesq's w = P/(π E* r) (Johnson, Contact Mechanics,
+§3.2) less the strain below H (Steinbrenner), in closed form, averaged over the two squares.
+The inclusion replaces 1/E* by 1/(ratio · E*) over its volume:
+
+    C = C₀ / E* + U diag(w_c) Uᵀ,   U_ic = σ_z^(i)(x_c),   w_c = S (1/E*_inc − 1/E*) ΔV_c,
+
+with U the point-load stress (B2) averaged over taxel i's square, at quadrature
+points x_c filling the sphere (a lattice of `samples_per_radius` per radius, fixed to the
+inclusion, so the answer moves smoothly with the probe). C is a Gram matrix of positive
+energies, so it stays symmetric positive definite at any contrast.
+
+Rigid punch: every taxel in contact moves by δ, so C f = δ·1 on the contact set, with f ≥ 0
+(taxels that would pull are taken out of contact and the rest solved again). The normal force
+on the probe is F = Σ f_j = A Σ p_j: the taxel sum and the probe's force are one number,
+by construction.
+
+What the inclusion looks like: its stiffness removes strain energy at depth d, where the
+stress of a surface load has spread as (1 + (r/d)²)^(−5/2) (B2). Taxels within about d of the
+inclusion's axis share that reduced compliance, so the pressure bump is about as wide as the
+inclusion plus ~d and its height falls as the energy is shared among more taxels: it widens
+and weakens with depth, with no blur put in by hand (the tests measure both).
+
+Limits: small strain (geometry of the undeformed tissue, force linear in δ); the inclusion's
+own disturbance of the stress field is neglected (first order in the stress, exact in the
+modulus); frictionless, level probe; the slab is laterally unbounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from pydantic import BaseModel, ConfigDict, Field
+
+from haptics.errors import ConfigError
+from sim.tactile.boussinesq import (
+    ENERGY_SCALE,
+    FloatArray,
+    effective_modulus_pa,
+    halfspace_patch_compliance,
+    layer_tail_compliance,
+    patch_mean_stress_zz,
+)
+from sim.tactile.grid import ProbePose, TaxelGrid
+
+
+class TissueSlab(BaseModel):
+    """The background tissue: a slab on a rigid base, its top surface the plane z = 0."""
+
+    model_config = ConfigDict(frozen=True)
+
+    modulus_pa: float = Field(
+        7000.0, gt=0.0, description="Young's modulus of the background (normal breast ≈ 7 kPa)"
+    )
+    poisson_ratio: float = Field(
+        0.45, ge=0.0, lt=0.5, description="tissue is nearly incompressible"
+    )
+    thickness_m: float = Field(0.04, gt=0.0, description="slab thickness over the rigid base")
+
+    @property
+    def effective_modulus_pa(self) -> float:
+        return effective_modulus_pa(self.modulus_pa, self.poisson_ratio)
+
+
+class Inclusion(BaseModel):
+    """A stiff sphere buried in the slab (world frame; z of its centre is negative)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    center_m: tuple[float, float, float]
+    radius_m: float = Field(gt=0.0)
+    modulus_ratio: float = Field(
+        10.0, ge=1.0, le=1000.0, description="its modulus over the background's (tumours: 8-18)"
+    )
+
+    @property
+    def depth_m(self) -> float:
+        """Depth of its centre below the surface."""
+        return -self.center_m[2]
+
+    @property
+    def top_depth_m(self) -> float:
+        return self.depth_m - self.radius_m
+
+
+def inclusion_quadrature(
+    inclusion: Inclusion, samples_per_radius: int
+) -> tuple[FloatArray, FloatArray]:
+    """Points filling the sphere and their volumes: ((N, 3) world x, y, depth; (N,) m³).
+
+    The cubes of a lattice of spacing radius / samples_per_radius that meet the sphere, each
+    represented by the centroid and the volume of its part inside (measured on 8³ sub-points),
+    scaled so the volumes add up to the sphere's exactly.
+    """
+    radius = inclusion.radius_m
+    h = radius / samples_per_radius
+    k = (np.arange(-samples_per_radius, samples_per_radius) + 0.5) * h
+    sub = (np.arange(8) + 0.5) / 8.0 * h - 0.5 * h
+    cubes = np.stack(np.meshgrid(k, k, k, indexing="ij"), axis=-1).reshape(-1, 3)
+    offs = np.stack(np.meshgrid(sub, sub, sub, indexing="ij"), axis=-1).reshape(-1, 3)
+    pts = cubes[:, None, :] + offs[None, :, :]
+    inside = (pts**2).sum(axis=-1) <= radius * radius
+    count = inside.sum(axis=1)
+    keep = count > 0
+    centroids = (pts * inside[..., None]).sum(axis=1)[keep] / count[keep, None]
+    volumes = count[keep].astype(float)
+    volumes *= 4.0 / 3.0 * math.pi * radius**3 / volumes.sum()
+    cx, cy, cz = inclusion.center_m
+    world = np.stack([centroids[:, 0] + cx, centroids[:, 1] + cy, centroids[:, 2] - cz], axis=1)
+    return world, volumes
+
+
+@dataclass(frozen=True)
+class _InclusionTerms:
+    points: FloatArray  # (N, 3): world x, y and depth (> 0)
+    weights: FloatArray  # (N,): S (1/E*_inc − 1/E*) ΔV, m³/Pa (negative)
+
+
+class TactileModel:
+    """The slab and the probe's taxel grid, with everything that does not move precomputed.
+
+    Build once (tens of ms), then ask for `taxel_forces_n`, `pressure_frame_kpa` or
+    `normal_force_n` at any pose: each is a pure function of (pose, inclusion).
+    """
+
+    def __init__(
+        self,
+        grid: TaxelGrid | None = None,
+        tissue: TissueSlab | None = None,
+        samples_per_radius: int = 2,
+    ) -> None:
+        """Precompute the homogeneous compliance.
+
+        Raises ConfigError when samples_per_radius is below 2 (too coarse to mean anything).
+        """
+        if samples_per_radius < 2:
+            raise ConfigError(
+                f"samples_per_radius={samples_per_radius}: use 2 or more (2 is the default)"
+            )
+        self.grid = grid or TaxelGrid()
+        self.tissue = tissue or TissueSlab()
+        self.samples_per_radius = samples_per_radius
+        g = self.grid
+        self._e_star = self.tissue.effective_modulus_pa
+        # compliance of every centre-to-centre offset, then gathered into the n × n matrix
+        ox = np.arange(-(g.cols - 1), g.cols) * g.pitch_m
+        oy = np.arange(-(g.rows - 1), g.rows) * g.pitch_m
+        offsets = np.stack(np.meshgrid(ox, oy, indexing="xy"), axis=-1)
+        table = halfspace_patch_compliance(offsets, g.pitch_m) - layer_tail_compliance(
+            offsets, g.pitch_m, self.tissue.thickness_m
+        )
+        rc = np.indices((g.rows, g.cols)).reshape(2, -1)
+        dr = rc[0][:, None] - rc[0][None, :] + (g.rows - 1)
+        dc = rc[1][:, None] - rc[1][None, :] + (g.cols - 1)
+        self.base_compliance: FloatArray = table[dr, dc] / self._e_star  # m/N
+        self._base_inverse: FloatArray = scipy.linalg.cho_solve(
+            scipy.linalg.cho_factor(self.base_compliance), np.eye(g.n)
+        )
+        # forces (N) for δ = 1 m on homogeneous tissue
+        self._base_unit_forces: FloatArray = self._base_inverse.sum(axis=1)
+        self._terms_cache: dict[Inclusion, _InclusionTerms] = {}
+
+    @property
+    def base_stiffness_n_per_m(self) -> float:
+        """F/δ of the probe on tissue without an inclusion."""
+        return float(self._base_unit_forces.sum())
+
+    def _terms(self, inclusion: Inclusion) -> _InclusionTerms:
+        cached = self._terms_cache.get(inclusion)
+        if cached is not None:
+            return cached
+        if inclusion.top_depth_m <= 0.0 or inclusion.depth_m + inclusion.radius_m >= (
+            self.tissue.thickness_m
+        ):
+            raise ConfigError(
+                f"inclusion at depth {inclusion.depth_m * 1e3:.1f} mm with radius "
+                f"{inclusion.radius_m * 1e3:.1f} mm does not fit inside the "
+                f"{self.tissue.thickness_m * 1e3:.1f} mm slab: move it deeper or shallower, "
+                "or shrink it"
+            )
+        pts, vol = inclusion_quadrature(inclusion, self.samples_per_radius)
+        e_inc = inclusion.modulus_ratio * self._e_star
+        w = ENERGY_SCALE * (1.0 / e_inc - 1.0 / self._e_star) * vol
+        terms = _InclusionTerms(pts, w)
+        if len(self._terms_cache) > 64:
+            self._terms_cache.clear()
+        self._terms_cache[inclusion] = terms
+        return terms
+
+    def stress_at_points(self, pose: ProbePose, points: FloatArray) -> FloatArray:
+        """(n, N) vertical stress (Pa/N) at world points (x, y, depth) per newton on each taxel."""
+        centres = pose.points_to_world(self.grid.centres_m)
+        dx = centres[:, 0, None] - points[None, :, 0]
+        dy = centres[:, 1, None] - points[None, :, 1]
+        return patch_mean_stress_zz(dx, dy, points[:, 2], self.grid.pitch_m)
+
+    def compliance(self, pose: ProbePose, inclusion: Inclusion | None) -> FloatArray:
+        """The n × n compliance C (m/N) between the taxels at this pose."""
+        if inclusion is None:
+            return self.base_compliance
+        terms = self._terms(inclusion)
+        u = self.stress_at_points(pose, terms.points)
+        out: FloatArray = self.base_compliance + (u * terms.weights) @ u.T
+        return out
+
+    def unit_forces(self, pose: ProbePose, inclusion: Inclusion | None) -> FloatArray:
+        """Taxel forces (N) per metre of indentation at this pose (n,), all ≥ 0.
+
+        Solved through the Woodbury identity around the precomputed homogeneous inverse
+        (C = C₀ + U W Uᵀ has rank-N changes, N ≈ 64 quadrature points); when a taxel would
+        pull, the contact set shrinks and the rest is solved directly.
+        Raises ConfigError when the inclusion does not fit inside the slab.
+        """
+        if inclusion is None:
+            return self._base_unit_forces
+        terms = self._terms(inclusion)
+        u = self.stress_at_points(pose, terms.points)
+        z = self._base_inverse @ u
+        s = np.diag(1.0 / terms.weights) + u.T @ z
+        f: FloatArray = self._base_unit_forces - z @ np.linalg.solve(
+            s, u.T @ self._base_unit_forces
+        )
+        if (f >= 0.0).all():
+            return f
+        c = self.base_compliance + (u * terms.weights) @ u.T
+        active = np.ones(self.grid.n, dtype=bool)
+        for _ in range(self.grid.n):
+            fa = _solve_spd(c[np.ix_(active, active)])
+            if (fa >= 0.0).all():
+                f = np.zeros(self.grid.n)
+                f[active] = fa
+                return f
+            idx = np.flatnonzero(active)
+            active[idx[fa < 0.0]] = False
+        return np.zeros(self.grid.n)  # pragma: no cover - every pass removes a taxel
+
+    def taxel_forces_n(self, pose: ProbePose, inclusion: Inclusion | None) -> FloatArray:
+        """Force (N) on each taxel, (n,) in row-major order; zeros when the probe is above z = 0."""
+        delta = pose.indentation_m
+        if delta <= 0.0:
+            return np.zeros(self.grid.n)
+        out: FloatArray = self.unit_forces(pose, inclusion) * delta
+        return out
+
+    def pressure_frame_kpa(self, pose: ProbePose, inclusion: Inclusion | None) -> FloatArray:
+        """The noise-free tactile frame: pressure (kPa) on each taxel, shape (rows, cols)."""
+        p = self.taxel_forces_n(pose, inclusion) / self.grid.taxel_area_m2 * 1e-3
+        out: FloatArray = p.reshape(self.grid.rows, self.grid.cols)
+        return out
+
+    def normal_force_n(self, pose: ProbePose, inclusion: Inclusion | None) -> float:
+        """The probe's normal force (N): the sum of the taxel forces, solved directly."""
+        return float(self.taxel_forces_n(pose, inclusion).sum())
+
+
+def _solve_spd(c: FloatArray) -> FloatArray:
+    """x with C x = 1 for a symmetric positive definite C (Cholesky; LU if rounding spoils it)."""
+    ones = np.ones(c.shape[0])
+    try:
+        factor = scipy.linalg.cho_factor(c, check_finite=False, overwrite_a=False)
+        out: FloatArray = scipy.linalg.cho_solve(factor, ones, check_finite=False)
+    except np.linalg.LinAlgError:
+        out = np.asarray(np.linalg.solve(c, ones), dtype=np.float64)
+    return out
+
+
+def frame_force_n(frame_kpa: FloatArray, grid: TaxelGrid) -> float:
+    """The normal force (N) a pressure frame (kPa) adds up to: A · Σ p."""
+    return float(np.asarray(frame_kpa).sum() * 1e3 * grid.taxel_area_m2)
