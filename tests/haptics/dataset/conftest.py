@@ -16,6 +16,7 @@ import shutil
 import socket
 import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,11 +73,27 @@ def postgres_server() -> Iterator[PostgreSQLExecutor]:
         postgres_options="-c fsync=on -c max_connections=100",
     )
     server.start()
+    _wait_until_accepting(server)
     try:
         yield server
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_until_accepting(server: PostgreSQLExecutor, timeout_s: float = 120.0) -> None:
+    """pg_ctl may return while the server still says "starting up" (a busy machine)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            psycopg.connect(
+                host=server.host, port=server.port, user=server.user, dbname="postgres"
+            ).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def fresh_postgres_url(server: PostgreSQLExecutor) -> str:
