@@ -3,6 +3,13 @@
 `--camera` adds the camera process: the scene rendered at 30 Hz and recorded as video. A
 recording that stops early (disk full) is reported as soon as it is seen and again at the
 end; the force path runs on until the session ends, and the exit status is then 1.
+
+Exit status: 0 the session ran to its end (or Ctrl-C) and was recorded; 1 it ran but
+something failed on the way (a process died, the recorder died or did not finalise the
+session, the device did not confirm the disarm); 2 it never started (a bad option, name,
+config file or recording folder, or a process that could not start): one `error: ...`
+message saying what to do, nothing recorded (a folder the recorder had already created is
+marked "failed").
 """
 
 from __future__ import annotations
@@ -12,14 +19,33 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 
 from haptics.cli.live import LiveStats
-from haptics.errors import HapticsError
+from haptics.errors import ConfigError, HapticsError
 from haptics.loop.safety import load_policy
 from haptics.plugins import load_tool
-from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.runtime.orchestrator import (
+    MAX_DURATION_S,
+    MAX_RATE_HZ,
+    MIN_RATE_HZ,
+    SessionConfig,
+    SessionRun,
+)
+
+# SessionConfig field → (the option that sets it, what a valid value is)
+OPTIONS: dict[str, tuple[str, str]] = {
+    "duration_s": (
+        "--duration",
+        f"give 0 (run until Ctrl-C) or seconds up to {MAX_DURATION_S:.0f}",
+    ),
+    "rate_hz": ("--rate", f"give a loop rate from {MIN_RATE_HZ:g} to {MAX_RATE_HZ:g} Hz"),
+    "camera_fps": ("--camera-fps", "give a frame rate above 0 and up to 120"),
+    "camera_width": ("--camera-size", "give WIDTHxHEIGHT up to 4096x4096"),
+    "camera_height": ("--camera-size", "give WIDTHxHEIGHT up to 4096x4096"),
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,8 +117,12 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    console = Console()
+def session_config(args: argparse.Namespace) -> SessionConfig:
+    """The session `haptics run`'s parsed options ask for, validated; starts nothing.
+
+    Raises ConfigError naming the option, the value and what a valid one is (or the config
+    file and its key, for --scene-config and --safety).
+    """
     params: dict[str, Any] = {}
     if args.scene_config is not None:
         params.update(load_tool("load-scene-params")(args.scene_config, args.scene))
@@ -101,34 +131,83 @@ def cmd_run(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.safety is not None:
         extra["safety"] = load_policy(args.safety)
-    cfg = SessionConfig(
+    fields: dict[str, Any] = {
         **extra,
-        tick_on=args.tick_on,
-        device=args.device,
-        scene=args.scene,
-        scene_params=params,
-        duration_s=args.duration or None,
-        record_dir=None if args.no_record else args.record,
-        rate_hz=args.rate,
-        operator=args.operator,
-        camera=args.camera,
-        camera_width=args.camera_size[0],
-        camera_height=args.camera_size[1],
-        camera_fps=args.camera_fps,
-    )
+        "tick_on": args.tick_on,
+        "device": args.device,
+        "scene": args.scene,
+        "scene_params": params,
+        "duration_s": None if args.duration == 0 else args.duration,
+        "record_dir": None if args.no_record else args.record,
+        "rate_hz": args.rate,
+        "operator": args.operator,
+        "camera": args.camera,
+        "camera_width": args.camera_size[0],
+        "camera_height": args.camera_size[1],
+        "camera_fps": args.camera_fps,
+    }
+    try:
+        return SessionConfig(**fields)
+    except ValidationError as exc:
+        raise ConfigError(_option_problem(exc, fields)) from exc
+
+
+def _option_problem(exc: ValidationError, fields: dict[str, Any]) -> str:
+    """One line for the first problem pydantic found, in the options' own words."""
+    e = exc.errors()[0]
+    field = str(e["loc"][0]) if e["loc"] else ""
+    if field in OPTIONS:
+        option, valid = OPTIONS[field]
+        value = fields[field]
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        if option == "--camera-size":
+            shown = f"{fields['camera_width']}x{fields['camera_height']}"
+        return f"{option} {shown}: {e['msg'].lower()}; {valid}"
+    message = str(e["msg"]).removeprefix("Value error, ")
+    return f"{message} (--rate, --safety)" if not field else f"{field}: {message}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the session the options ask for; the exit status is in the module docstring.
+
+    Raises ConfigError (exit 2 from the CLI's handler) for a bad option or config file.
+    """
+    cfg = session_config(args)
+    console = Console()
     run = SessionRun(cfg)
-    stats = LiveStats(period_ns=round(1e9 / cfg.rate_hz))
-    reason = "finished"
-    title = f"haptics · {cfg.scene} · {cfg.device}" + (" · camera" if cfg.camera else "")
-    shown = 0  # warnings already printed
     try:
         with console.status(
             "starting device, loop, recorder" + (", camera…" if cfg.camera else "…")
         ):
             run.start()
+    except HapticsError as exc:
+        failed = run.stop("failed to start")
+        errors = Console(stderr=True)
+        errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        if failed["session"]:
+            errors.print(
+                f"nothing was recorded; {failed['session']} is marked failed (delete it)",
+                soft_wrap=True,
+            )
+        return 2
+    except KeyboardInterrupt:
+        run.stop("stopped by Ctrl-C")
+        console.print("stopped by Ctrl-C before the session started; nothing recorded")
+        return 0
+    return _watch(run, console, quiet=args.quiet)
+
+
+def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
+    """The live view until the session ends, then the stop and its report; the exit status."""
+    cfg = run.cfg
+    stats = LiveStats(period_ns=round(1e9 / cfg.rate_hz))
+    reason = "finished"
+    title = f"haptics · {cfg.scene} · {cfg.device}" + (" · camera" if cfg.camera else "")
+    shown = 0  # warnings already printed
+    try:
         live = (
             None
-            if args.quiet
+            if quiet
             else Live(
                 stats.table(0.0, cfg.duration_s, title),
                 console=console,
@@ -159,8 +238,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print()  # a non-terminal Live leaves the cursor after the table's last line
     for w in result["warnings"][shown:]:
         console.print(f"[yellow]warning:[/] {w}")
-    console.print(f"stopped: {result['reason']}; force zeroed, all processes ended")
-    if result["recorder_error"]:
+    zeroed = "force zeroed" if result["disarmed"] else "force NOT confirmed zero"
+    console.print(f"stopped: {result['reason']}; {zeroed}, all processes ended")
+    for problem in result["problems"]:
+        console.print(f"[red]error:[/] {problem}", soft_wrap=True)
+    if result["recorder_error"] and result["recorder_error"] not in result["problems"]:
         console.print(f"[red]{result['recorder_error']}[/]")
     rec = result.get("recorder") or {}
     if rec.get("ok"):
@@ -173,6 +255,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result["session"]:
         console.print(f"session: [bold]{result['session']}[/]")
         console.print(f"  inspect with: haptics sessions show {result['session']}")
-    if result["recorder_error"]:
+    if result["recorder_error"] or result["problems"]:
         return 1
     return 0 if reason in ("finished", "stopped by Ctrl-C") else 1

@@ -127,22 +127,25 @@ class SafetyPolicy(BaseModel):
 
     Units are in the field names. The device's own schema caps `max_force_n` when a session
     starts. Unknown keys are rejected so that a misspelt limit is an error, not a silent
-    default. Raises pydantic.ValidationError on invalid values (load_policy turns that into
-    ConfigError).
+    default; every number must be finite and within a sane upper bound (a watchdog of `inf`
+    is no watchdog). Raises pydantic.ValidationError on invalid values (load_policy turns
+    that into ConfigError).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    max_force_n: float = Field(8.0, gt=0, description="never command more than this (N)")
+    max_force_n: float = Field(8.0, gt=0, le=200.0, description="never command more than this (N)")
     max_force_rate_n_per_s: float = Field(
         2000.0,
         gt=0,
+        le=1e7,
         description="largest change of the force vector per second (N/s); 2000 N/s lets a "
         "stiff wall build up 2 N per 1 ms tick",
     )
     max_velocity_m_s: float = Field(
         1.0,
         gt=0,
+        le=100.0,
         description="above this stylus speed (m/s) the force fades to zero: palpation stays "
         "well under 0.5 m/s, a stylus flung by an unstable rendering does not",
     )
@@ -153,11 +156,15 @@ class SafetyPolicy(BaseModel):
         None, description="workspace fence, upper corner (m, device frame); None: no fence"
     )
     engage_below_n: float = Field(
-        0.2, gt=0, description="force engages only once the rendered force is below this (N)"
+        0.2,
+        gt=0,
+        le=200.0,
+        description="force engages only once the rendered force is below this (N)",
     )
     ramp_in_s: float = Field(
         0.5,
         ge=0,
+        le=60.0,
         description="after engaging, force ramps 0 → 100 % over this long (s); 0: no ramp. "
         "CHAI3D uses 2 s on hardware; 0.5 s by default because engaging already requires a "
         "force below engage_below_n and the rate limit bounds every change, so the ramp only "
@@ -165,18 +172,22 @@ class SafetyPolicy(BaseModel):
         "and simulated sessions and tests stay short. Set 2.0 in a hardware policy.",
     )
     stale_hold_ms: float = Field(
-        5.0, ge=0, description="keep rendering this long without a new sample"
+        5.0, ge=0, le=1000.0, description="keep rendering this long without a new sample"
     )
-    stale_fade_ms: float = Field(20.0, gt=0, description="then fade force to zero over this long")
+    stale_fade_ms: float = Field(
+        20.0, gt=0, le=10_000.0, description="then fade force to zero over this long"
+    )
     driver_watchdog_ms: float = Field(
         30.0,
         gt=0,
+        le=1000.0,
         description="the driver zeroes force when no command came for this long (ms); "
         "dVRK's hardware watchdog is 30 ms",
     )
     input_watchdog_ms: float = Field(
         50.0,
         gt=0,
+        le=1000.0,
         description="the loop zeroes force and flags input_lost when the newest sample is "
         "older than this (ms)",
     )

@@ -1,12 +1,23 @@
 """Starting and stopping a session's processes in the safe order.
 
-Start: recorder (if recording) → device → loop → camera (optional); each answers a ping
+Pre-flight (`preflight`, before any process starts): the driver and scene names, the scene
+parameters and the recording folder are checked; a bad one is a HapticsError saying what to
+do, and nothing is started or written.
+
+Start: device → recorder (if recording) → loop → camera (optional); each answers a ping
 before the next starts, and publishers wait for their subscribers, so the recorder sees the
-first sample (the recorder subscribes to the camera's frames from the start; the camera's
-publisher waits for it; the loop never waits for the camera). Then the device is armed.
+first sample (the device opens first and streams only once the loop and the recorder
+subscribed, so a device that cannot open leaves no session folder behind; the recorder
+subscribes to the camera's frames from the start; the camera's publisher waits for it; the
+loop never waits for the camera). Then the device is armed. A child that fails with a
+HapticsError exits with code 2 after writing its message beside the session's sockets, and
+that message is what the caller sees, not a traceback. A session whose start failed after
+the recorder started is finalised by the recorder and then marked "failed" in its manifest.
 Stop: disarm the device (force zero at the device first), stop the loop (its last command
 is zero force), stop the device, stop the camera, then the recorder, which drains every
-queue before it closes. Anything that does not exit in time is terminated, then killed.
+queue before it closes. Anything that does not exit in time is terminated, then killed. A
+disarm that fails, and a recorder that died or did not finalise the session, are reported in
+the result (`problems`), so the CLI can exit non-zero.
 
 While running, `check()` also asks the recorder how it is doing (once a second): a recording
 stopped by a full disk becomes a warning that says what is on disk, and the force path runs
@@ -16,8 +27,11 @@ on until the session ends.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import multiprocessing as mp
+import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,33 +40,45 @@ from pathlib import Path
 from typing import Any, Literal
 
 import zmq
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from haptics.devices.process import DeviceProcessConfig, run_device_process
 from haptics.devices.registry import load_driver, split_device_spec
-from haptics.errors import HapticsError, RunError
+from haptics.errors import ConfigError, HapticsError, RunError, SessionError
 from haptics.loop.process import LoopConfig, run_loop_process
 from haptics.loop.safety import SafetyPolicy
 from haptics.loop.scene import load_scene
 from haptics.loop.teleop import Mapping
 from haptics.process import cpu_plan, keep_off_loop_cpu
 from haptics.session.camera import CameraConfig, CameraPose, run_camera_process
-from haptics.session.manifest import Manifest
+from haptics.session.manifest import Manifest, read_manifest, write_manifest
 from haptics.session.recorder import RecorderConfig, VideoSettings, run_recorder_process
 from haptics.wire import control
 from haptics.wire.transport import ipc_endpoints, subscriber, tcp_endpoints
 
+# Bounds on what a session may be asked for (finite, positive, and sane).
+MAX_DURATION_S = 7 * 24 * 3600.0  # a week: longer is a typo, not a session
+MIN_RATE_HZ = 50.0  # slower, and the 1 kHz devices' samples pile up unanswered
+MAX_RATE_HZ = 10_000.0  # faster than any device here streams, and than a tick can compute
+
 
 class SessionConfig(BaseModel):
+    """What a session runs. Every number is finite and in range (pydantic
+    ValidationError otherwise: a CLI turns it into a ConfigError naming the option)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
     device: str = "simulated"
     scene: str = "palpation"
     scene_params: dict[str, Any] = Field(default_factory=dict)
-    duration_s: float | None = Field(10.0, description="None: run until stopped")
+    duration_s: float | None = Field(
+        10.0, gt=0, le=MAX_DURATION_S, description="None: run until stopped"
+    )
     record_dir: Path | None = Path("sessions")
-    rate_hz: float = 1000.0
+    rate_hz: float = Field(1000.0, ge=MIN_RATE_HZ, le=MAX_RATE_HZ)
     transport: Literal["ipc", "tcp"] = "ipc"
     tcp_host: str = "127.0.0.1"
-    tcp_base_port: int = 5750
+    tcp_base_port: int = Field(5750, ge=1024, le=65_000)
     operator: str | None = None
     safety: SafetyPolicy = Field(default_factory=SafetyPolicy)
     mapping: Mapping = Field(default_factory=Mapping)
@@ -66,6 +92,149 @@ class SessionConfig(BaseModel):
     camera_height: int = Field(240, gt=0, le=4096)
     camera_fps: float = Field(30.0, gt=0, le=120)
     camera_pose: CameraPose = Field(default_factory=CameraPose)
+
+    @model_validator(mode="after")
+    def _ticks_beat_the_watchdog(self) -> SessionConfig:
+        period_ms = 1e3 / self.rate_hz
+        if period_ms >= self.safety.driver_watchdog_ms:
+            raise ValueError(
+                f"a {self.rate_hz:g} Hz loop commands every {period_ms:.1f} ms, but the driver "
+                f"watchdog zeroes force after {self.safety.driver_watchdog_ms:g} ms without a "
+                "command; raise the rate or the watchdog"
+            )
+        return self
+
+
+# -- pre-flight: names, parameters and paths, before any process starts -------------------------
+def _non_finite(value: Any, where: str) -> str | None:
+    """The path of the first non-finite float inside `value` (dicts, lists, tuples), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
+def check_scene(scene: str, params: dict[str, Any]) -> None:
+    """Check that `scene` is installed and accepts `params` (every number finite).
+
+    Raises SceneError (unknown scene, listing the installed ones) or ConfigError (naming the
+    bad parameter and why).
+    """
+    factory = load_scene(scene)
+    bad = _non_finite(params, "")
+    if bad:
+        raise ConfigError(
+            f"scene {scene}: parameter {bad} is not a finite number; give a finite value"
+        )
+    try:
+        factory(params).operator_script()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or '(parameters)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(
+            f"scene {scene}: invalid parameters: {problems}; fix them (`haptics scenes list`, "
+            "sim/scenes/examples/ for valid files)"
+        ) from exc
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"scene {scene}: invalid parameters: {exc}; fix them") from exc
+
+
+def check_record_dir(root: Path) -> None:
+    """Check that sessions can be written under `root`: creates `root` if missing, and
+    creates and removes a probe folder and file in it.
+
+    Raises ConfigError saying why not (a file, read-only, a pseudo-filesystem such as /proc)
+    and what to do.
+    """
+    if root.exists() and not root.is_dir():
+        raise ConfigError(
+            f"--record {root} is a file, not a folder; give a folder for the sessions"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=".haptics-probe-", dir=root))
+        try:
+            with open(probe / "probe", "wb") as f:
+                f.write(b"haptics")
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            shutil.rmtree(probe, ignore_errors=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot record under {root}: {exc.strerror or exc}; give a folder you may write "
+            "(--record DIR), or --no-record"
+        ) from exc
+
+
+def preflight(cfg: SessionConfig) -> None:
+    """Check everything that can be checked before a process starts: the driver (installed),
+    the scene (installed, parameters valid and finite) and the recording folder (writable).
+
+    Raises DeviceNotFound, SceneError or ConfigError, each saying what to do.
+    """
+    name, argument = split_device_spec(cfg.device)
+    load_driver(name).schema(argument)
+    check_scene(cfg.scene, cfg.scene_params)
+    if cfg.record_dir is not None:
+        check_record_dir(cfg.record_dir)
+
+
+# -- children: a HapticsError is a message, not a traceback --------------------------------------
+CHILD_ERROR_EXIT = 2  # a child that stopped on a HapticsError exits with this code
+
+
+def child_error_path(run_dir: Path, name: str) -> Path:
+    """Where the child `name` writes the message of the HapticsError it stopped on."""
+    return run_dir / f"error-{name}.txt"
+
+
+def run_child(target: Callable[[Any], None], cfg: BaseModel, error_path: Path) -> None:
+    """A session child's entry point: run `target(cfg)`; on a HapticsError write its message
+    to `error_path` and exit with CHILD_ERROR_EXIT (no traceback: the parent shows the
+    message). Any other exception is a bug: its message is written too and it propagates
+    with its traceback."""
+    try:
+        target(cfg)
+    except HapticsError as exc:
+        _write_child_error(error_path, str(exc))
+        sys.exit(CHILD_ERROR_EXIT)
+    except Exception as exc:
+        _write_child_error(error_path, f"{type(exc).__name__}: {exc} (a bug: please report it)")
+        raise
+
+
+def _write_child_error(path: Path, message: str) -> None:
+    try:
+        path.write_text(message, encoding="utf-8")
+    except OSError:
+        print(f"error: {message}", file=sys.stderr)  # the run folder is gone: say it here
+
+
+def mark_failed(session_dir: Path, reason: str) -> bool:
+    """Mark a session whose start failed as "failed" in its manifest (the recorder finalised
+    it, so its files and hashes are consistent). True when marked; False when there is no
+    readable manifest to mark."""
+    try:
+        m = read_manifest(session_dir)
+        m.status = "failed"
+        m.stop_reason = reason
+        m.notes.append(f"the session failed to start: {reason}")
+        write_manifest(session_dir, m)
+    except (SessionError, OSError):
+        return False
+    return True
 
 
 def camera_endpoints(endpoints: dict[str, str]) -> dict[str, str]:
@@ -134,6 +303,9 @@ class SessionRun:
         self._next_recorder_check = 0.0
         self._next_device_check = 0.0
         self._device_silent = False
+        self.start_error: str | None = None  # why start() failed, once it did
+        self.armed = False  # the device accepted "arm"
+        self.disarmed = True  # and, at stop, confirmed "disarm"
         if cfg.camera and not self.filming:
             self.warnings.append("--camera records into the session: without recording it is off")
 
@@ -150,8 +322,20 @@ class SessionRun:
         self.stop("interrupted" if exc[0] is KeyboardInterrupt else "finished")
 
     def start(self) -> None:
-        """Start every process and arm the device. Raises HapticsError naming what failed."""
+        """Check (`preflight`), start every process and arm the device.
+
+        Raises HapticsError naming what failed; `start_error` keeps its message, and `stop`
+        then marks a session folder the recorder had already created as failed.
+        """
+        try:
+            self._start()
+        except HapticsError as exc:
+            self.start_error = str(exc)
+            raise
+
+    def _start(self) -> None:
         cfg = self.cfg
+        preflight(cfg)
         name, argument = split_device_spec(cfg.device)
         schema = load_driver(name).schema(argument)
         safety = cfg.safety.model_copy(
@@ -160,6 +344,19 @@ class SessionRun:
         spawn = mp.get_context("spawn")
         loop_cpu, other_cpus = cpu_plan() if cfg.realtime else (None, None)
         recording = self.session_dir is not None
+        script = load_scene(cfg.scene)(cfg.scene_params).operator_script()
+        dc = DeviceProcessConfig(
+            device=cfg.device,
+            endpoints=self.endpoints,
+            subscribers=1 + recording,
+            watchdog_ms=cfg.safety.driver_watchdog_ms,
+            session_duration_s=cfg.duration_s,
+            operator_script=script,
+            cpus=other_cpus,
+            realtime_priority=70 if cfg.realtime else None,
+        )
+        # the device first: one that cannot open stops the start before a session folder exists
+        self._spawn(spawn, "device", run_device_process, dc)
         if recording:
             assert self.session_dir is not None
             manifest = Manifest(
@@ -193,18 +390,6 @@ class SessionRun:
                 ),
             )
             self._spawn(spawn, "recorder", run_recorder_process, rc)
-        script = load_scene(cfg.scene)(cfg.scene_params).operator_script()
-        dc = DeviceProcessConfig(
-            device=cfg.device,
-            endpoints=self.endpoints,
-            subscribers=1 + recording,
-            watchdog_ms=cfg.safety.driver_watchdog_ms,
-            session_duration_s=cfg.duration_s,
-            operator_script=script,
-            cpus=other_cpus,
-            realtime_priority=70 if cfg.realtime else None,
-        )
-        self._spawn(spawn, "device", run_device_process, dc)
         if cfg.monitor:
             self.monitor = subscriber(self.ctx, self.endpoints["telemetry"], deep=True)
         lc = LoopConfig(
@@ -222,6 +407,7 @@ class SessionRun:
             phase_lock=cfg.phase_lock,
             tick_on=cfg.tick_on,
             realtime_priority=80 if cfg.realtime else None,
+            passivity_max_damping_ns_per_m=schema.max_damping_ns_per_m,  # sized for the device
         )
         self._spawn(spawn, "loop", run_loop_process, lc)
         if self.filming:
@@ -255,11 +441,18 @@ class SessionRun:
             )
         armed = self._ask("device", "arm")
         if not armed.get("ok"):
-            raise HapticsError(f"device refused to arm: {armed.get('error')}")
+            raise HapticsError(
+                f"the device refused to arm: {armed.get('error')}; check the device (a latched "
+                "fault, an e-stop) and run again"
+            )
+        self.armed = True
         self.started_ns = time.monotonic_ns()
 
     def _spawn(self, spawn: Any, name: str, target: Any, cfg: BaseModel) -> None:
-        proc = spawn.Process(target=target, args=(cfg,), name=f"haptics-{name}", daemon=False)
+        error_path = child_error_path(self.run_dir, name)
+        proc = spawn.Process(
+            target=run_child, args=(target, cfg, error_path), name=f"haptics-{name}", daemon=False
+        )
         proc.start()
         self.procs[name] = proc
         self._wait_until(lambda: bool(self._ask(name, "ping", timeout_s=0.5).get("ok")), name, 30.0)
@@ -280,15 +473,26 @@ class SessionRun:
         while not ready():
             proc = self.procs.get(name)
             if proc is not None and not proc.is_alive():
-                raise HapticsError(
-                    f"the {name} process exited during start-up (code {proc.exitcode}); "
-                    "its error is printed above"
-                )
+                raise HapticsError(self._death(name, proc, "could not start"))
             if time.monotonic() > give_up:
                 raise HapticsError(
                     f"the {name} process did not become ready within {timeout_s:.0f} s"
                 )
             time.sleep(0.05)
+
+    def _death(self, name: str, proc: BaseProcess, what: str) -> str:
+        """'the NAME process WHAT: <its own message>' when it stopped on a HapticsError (its
+        error file), else 'the NAME process WHAT (exit code N)[: <message>]'."""
+        proc.join(1.0)  # the error file is written before the child exits
+        try:
+            message = child_error_path(self.run_dir, name).read_text(encoding="utf-8").strip()
+        except OSError:
+            message = ""
+        if message and proc.exitcode == CHILD_ERROR_EXIT:
+            return f"the {name} process {what}: {message}"
+        return f"the {name} process {what} (exit code {proc.exitcode})" + (
+            f": {message}" if message else ""
+        )
 
     # -- while running -----------------------------------------------------------------
     def elapsed_s(self) -> float:
@@ -332,7 +536,7 @@ class SessionRun:
         for name in ("device", "loop"):
             proc = self.procs.get(name)
             if proc is not None and not proc.is_alive():
-                return f"the {name} process died (exit code {proc.exitcode})"
+                return self._death(name, proc, "died")
         cam = self.procs.get("camera")
         if cam is not None and not cam.is_alive() and "camera" not in self._warned:
             self._warned.add("camera")
@@ -387,11 +591,28 @@ class SessionRun:
 
     # -- stop --------------------------------------------------------------------------
     def stop(self, reason: str) -> dict[str, Any]:
-        """Zero force, stop every process in order, never leave one behind."""
+        """Zero force, stop every process in order, never leave one behind.
+
+        The result's `problems` lists what went wrong at the stop itself (a disarm the device
+        did not confirm, a recorder that died or did not finalise the session); `session` is
+        None when no session folder was written, and `failed` says the start failed (the
+        folder, if any, is marked "failed").
+        """
         if self.result:
             return self.result
+        if self.start_error is not None:
+            reason = f"failed to start: {self.start_error}"
         self.check()  # a process that died just before the end is still reported
-        device_stats = self._ask("device", "disarm")
+        problems: list[str] = []
+        disarm = self._ask("device", "disarm")
+        self.disarmed = not self.armed or bool(disarm.get("ok"))
+        if not self.disarmed:
+            problems.append(
+                f"the device did not confirm the disarm at stop ({disarm.get('error')}); the "
+                f"driver zeroes force {self.cfg.safety.driver_watchdog_ms:g} ms after the last "
+                "command, and a real device's firmware watchdog after that: check the device "
+                "is at zero force"
+            )
         loop_stats = self._ask("loop", "stop", timeout_s=3.0)
         device_stats = self._ask("device", "stop", timeout_s=3.0)
         published: dict[str, int] = {}
@@ -410,6 +631,13 @@ class SessionRun:
                 "recorder", "stop", timeout_s=30.0, published=published, reason=reason
             )
             self._note_recorder(recorder)
+            if not recorder.get("ok"):
+                unfinished = (
+                    f"the recorder did not finalise the session ({recorder.get('error')}); what "
+                    "was flushed is on disk: `haptics sessions repair` completes it"
+                )
+                problems.append(unfinished)
+                self.recorder_error = self.recorder_error or unfinished
         for name in ("loop", "device", "camera", "recorder"):
             proc = self.procs.get(name)
             if proc is None:
@@ -426,9 +654,17 @@ class SessionRun:
             self.monitor.close(0)
         self.ctx.term()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        session = self.session_dir
+        if session is not None and not session.is_dir():
+            session = None  # the recorder never created it: there is no session
+        if session is not None and self.start_error is not None:
+            mark_failed(session, reason)
         self.result = {
             "reason": reason,
-            "session": str(self.session_dir) if self.session_dir else None,
+            "session": str(session) if session else None,
+            "failed": self.start_error is not None,
+            "disarmed": self.disarmed,
+            "problems": problems,
             "published": published,
             "recorder": recorder,
             "loop": loop_stats,

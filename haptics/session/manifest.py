@@ -43,7 +43,8 @@ class StreamInfo(BaseModel):
 class Manifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     session_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
-    status: Literal["recording", "complete", "repaired"] = "recording"
+    # "failed": the session never started (the recorder ran, the device or loop did not)
+    status: Literal["recording", "complete", "repaired", "failed"] = "recording"
     created_utc: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     ended_utc: str | None = None
     stop_reason: str | None = None

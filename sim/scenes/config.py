@@ -11,13 +11,18 @@ A file holds one table per scene, named after it, with that scene's config field
 
 `load_scene_params(path)` returns the dict a scene's constructor takes (the `scene_params`
 of a session). Unknown tables and unknown keys are errors that name the bad key and the
-allowed ones, so a misspelt parameter never falls back to a silent default. Examples:
-`sim/scenes/examples/*.toml`.
+allowed ones, so a misspelt parameter never falls back to a silent default. Beyond each
+scene's own model, every number must be finite, physical quantities that cannot be
+negative (radii, stiffnesses, forces, ...) are not, `*_range_*` pairs are ordered, and each
+unit has a sane upper bound (`physical_problem`). Every problem is a ConfigError naming the
+file, the table and the field. Examples: `sim/scenes/examples/*.toml`.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,73 @@ SCENE_CONFIGS: dict[str, type[BaseModel]] = {
     "needle": NeedleConfig,
     "cutting": CuttingConfig,
 }
+
+
+# Field-name words of quantities that are never negative (positions, e.g. `path_start_m`,
+# may be); radii and thicknesses must be above zero.
+NON_NEGATIVE_WORDS = (
+    "radius",
+    "stiffness",
+    "damping",
+    "thickness",
+    "toughness",
+    "friction",
+    "depth",
+    "force",
+    "length",
+    "cushion",
+    "linear",
+    "quadratic",
+    "cubic",
+)
+POSITIVE_WORDS = ("radius", "thickness")
+# Upper bounds by the unit at the end of a field's name: beyond them a value is a typo (the
+# world is a 10 cm block; no haptic device renders a 1 MN/m wall or 1 kN).
+UNIT_BOUNDS: tuple[tuple[str, float, str], ...] = (
+    ("_ns_per_m", 1e5, "N·s/m"),
+    ("_n_per_m", 1e6, "N/m"),
+    ("_n", 1e3, "N"),
+    ("_m", 1.0, "m"),
+)
+
+
+def _numbers(value: Any, path: str, name: str) -> Iterator[tuple[str, str, float]]:
+    """(path, nearest field name, number) for every number inside `value`."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield path, name, float(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}" if path else str(key), str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}.{i}", name)
+
+
+def physical_problem(params: dict[str, Any]) -> str | None:
+    """The first problem with the numbers in a scene table, or None: a non-finite number, a
+    negative (or, for radii and thicknesses, zero) physical quantity, a `*_range_*` pair
+    whose low end is above its high end, or a value above its unit's bound."""
+    for path, name, x in _numbers(params, "", ""):
+        if not math.isfinite(x):
+            return f"{path}: {x} is not a finite number; give a finite value"
+        words = name.lower()
+        if any(w in words for w in POSITIVE_WORDS) and x <= 0:
+            return f"{path}: {x:g} must be above 0"
+        if any(w in words for w in NON_NEGATIVE_WORDS) and x < 0:
+            return f"{path}: {x:g} cannot be negative"
+        suffix, bound, shown = next(
+            (b for b in UNIT_BOUNDS if words.endswith(b[0])), ("", math.inf, "")
+        )
+        if suffix and abs(x) > bound:
+            return f"{path}: {x:g} {shown} is beyond the sane bound of {bound:g} {shown}"
+    for key, value in params.items():
+        if "_range_" in key and isinstance(value, list | tuple) and len(value) == 2:
+            lo, hi = value
+            if isinstance(lo, int | float) and isinstance(hi, int | float) and lo > hi:
+                return f"{key}: the range [{lo:g}, {hi:g}] is reversed; give [low, high]"
+    return None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -107,6 +179,9 @@ def validate_scene_params(scene: str, params: dict[str, Any], source: str = "") 
             else:
                 problems.append(f"{name}: {e['msg']}")
         raise ConfigError(f"[{scene}]{where}: " + "; ".join(problems)) from exc
+    problem = physical_problem(params)
+    if problem:
+        raise ConfigError(f"[{scene}]{where}: {problem}")
     return dict(params)
 
 
