@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 firmware-test:
 	@if [ -f firmware/Makefile ]; then $(MAKE) -C firmware test; fi
 
-pytest: $(STAMP)
+pytest: system-deps $(STAMP)
 	$(BIN)/pytest -q
 
 clean:

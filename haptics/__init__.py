@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from haptics.dataset.catalog import Dataset
     from haptics.session.reading import Session
 
 
@@ -18,3 +19,11 @@ def open_session(path: Any) -> Session:
     from haptics.session.reading import open_session as _open
 
     return _open(path)
+
+
+def open_dataset(path: Any, db: str | None = None) -> Dataset:
+    """Open a dataset folder: its sessions, catalog and label views as Arrow tables (see
+    `haptics.dataset.catalog.open_dataset`)."""
+    from haptics.dataset.catalog import open_dataset as _open
+
+    return _open(path, db)
