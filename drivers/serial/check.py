@@ -6,6 +6,9 @@ short spin), then measures what matters for haptics: the STATE rate, command →
 trip, frames lost, CRC errors; and, optionally, the firmware watchdog: it stops sending and
 checks on the device's own timestamps that force went to zero and a fault latched within the
 watchdog period plus 1 ms, and that the fault must be cleared before arming again.
+
+The device's kind comes from its handshake (`probe`): a taxel board is measured by
+`drivers.tactile.check` instead (frame rate, frames lost, CRC errors, stalls).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 from drivers.serial import protocol as p
 from drivers.serial.device import SerialDevice
 from drivers.serial.emulator import running_emulators
-from haptics.errors import DeviceError
+from drivers.serial.framing import FrameReader
+from haptics.errors import DeviceError, DeviceNotFound, MessageError
 from haptics.loop.clock import sleep_until
 
 WARMUP_S = 0.25  # the device's tick phase-locks to the commands in ~25 ms; not measured
@@ -73,6 +77,51 @@ def list_ports() -> list[dict[str, Any]]:
     return out
 
 
+def probe(port: str, timeout_s: float = 2.0) -> p.DeviceInfoReply:
+    """The DEVICE_INFO of the board on `port`: HELLO (after a lone 0x00) every 100 ms until it
+    answers. HELLO and DEVICE_INFO are frozen, so any version of any kind answers. A paddle
+    is left disarmed, as every new host finds it.
+
+    Raises DeviceNotFound (no such port, cannot open) or DeviceError (no answer in time).
+    """
+    import secrets
+
+    import serial
+
+    if "://" not in port and not os.path.exists(port):
+        raise DeviceNotFound(f"devices test: no port at {port}. Is the device plugged in (or the "
+                             "emulator running)? `haptics devices list` shows what is there.")
+    try:
+        link = serial.serial_for_url(port, baudrate=2_000_000, timeout=0.02)
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise DeviceNotFound(f"devices test: cannot open {port}: {exc}. Is another program "
+                             "using it, or are permissions missing (dialout group)?") from exc
+    nonce = secrets.randbits(32) or 1
+    reader = FrameReader()
+    try:
+        with contextlib.suppress(OSError, serial.SerialException):
+            link.reset_input_buffer()
+        deadline = time.monotonic() + timeout_s
+        next_hello = 0.0
+        while (now := time.monotonic()) < deadline:
+            if now >= next_hello:
+                next_hello = now + 0.1
+                link.write(b"\x00" + p.encode_wire(p.Hello(nonce)))
+            for body in reader.feed(link.read(4096)):
+                try:
+                    msg = p.decode(body)
+                except MessageError:
+                    continue
+                if isinstance(msg, p.DeviceInfoReply) and msg.nonce == nonce:
+                    return msg
+    except (serial.SerialException, OSError) as exc:
+        raise DeviceError(f"devices test: {port} failed during the handshake: {exc}") from exc
+    finally:
+        link.close()
+    raise DeviceError(f"devices test: {port} did not answer HELLO within {timeout_s:g} s. Is it a "
+                      "board running this project's firmware, powered, and on this port?")
+
+
 def run_device_test(port: str, duration_s: float = 10.0, rate_hz: float = 1000.0,
                     watchdog_check: bool = True, *, realtime: bool = True,
                     progress: Callable[[float], None] | None = None) -> dict[str, Any]:
@@ -84,10 +133,17 @@ def run_device_test(port: str, duration_s: float = 10.0, rate_hz: float = 1000.0
     fault_latched, ok}. With `realtime`, the loop and the driver's reader thread run with
     SCHED_FIFO when the OS allows it (`realtime` in the result says whether it did).
     `progress(fraction)` is called about ten times a second.
+    A taxel board (recognised by its handshake) gets `drivers.tactile.check.run_taxel_test`
+    instead: its result has kind "taxel"; `rate_hz`, `watchdog_check` and `realtime` do not
+    apply to it.
     Raises DeviceNotFound, FirmwareMismatch or DeviceError when the device cannot be used.
     """
     if not (duration_s > 0 and rate_hz > 0):
         raise DeviceError("devices test: duration and rate must be positive")
+    if probe(port).device_type & p.DEVICE_TYPE_KIND_MASK == p.DEVICE_TYPE_TAXEL:
+        from drivers.tactile.check import run_taxel_test
+
+        return run_taxel_test(port, duration_s, progress=progress)
     with realtime_scheduling(realtime) as rt:
         result = _run(port, duration_s, rate_hz, watchdog_check, progress)
     return {**result, "realtime": rt}
@@ -119,6 +175,7 @@ def _run(port: str, duration_s: float, rate_hz: float, watchdog_check: bool,
             gc.unfreeze()
         stats = dev.stats()
         result: dict[str, Any] = {
+            "kind": "paddle",
             "port": port,
             "device": info.model_dump(),
             "duration_s": duration_s,
@@ -259,6 +316,10 @@ LIMITS: dict[str, float] = {"rtt_p50_us": 250.0, "rtt_p99_us": 1000.0}
 
 def evaluate(result: dict[str, Any]) -> dict[str, Any]:
     """Pass/fail of each figure of a `run_device_test` result, and `ok` for all of them."""
+    if result.get("kind") == "taxel":
+        from drivers.tactile.check import evaluate_taxel
+
+        return evaluate_taxel(result)
     rtt = result.get("rtt_us") or {}
     checks: dict[str, bool] = {
         "frames_lost": result.get("frames_lost") == 0,

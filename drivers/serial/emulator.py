@@ -1,7 +1,8 @@
 """Start the firmware emulator (firmware/build/haptics-emulator) as a child process.
 
-The emulator is the firmware core built for the host on a simulated paddle; it opens a
-pseudo-terminal and prints its path as the first line on stdout. `start_emulator` builds it
+The emulator is the firmware core built for the host on a simulated paddle (kind "paddle")
+or a simulated taxel matrix (kind "taxel"); it opens a pseudo-terminal and prints its path
+as the first line on stdout. `start_emulator` builds it
 with `make -C firmware emulator` when the binary is missing or older than its sources,
 starts it and returns an `EmulatorProcess` whose `.port` the serial driver opens.
 """
@@ -23,7 +24,8 @@ from typing import Any
 
 from haptics.errors import DeviceError
 
-KINDS = ("paddle",)
+KINDS = ("paddle", "taxel")
+DEFAULT_RATE_HZ = {"paddle": 1000.0, "taxel": 200.0}  # STATE rate; taxel frame rate
 
 
 def firmware_dir() -> Path:
@@ -136,7 +138,9 @@ class EmulatorProcess:
         return f"EmulatorProcess(pid={self.pid}, port={self.port!r})"
 
 
-def start_emulator(kind: str = "paddle", rate_hz: float = 1000, watchdog_ms: int = 100, *,
+def start_emulator(kind: str = "paddle", rate_hz: float | None = None, watchdog_ms: int = 100,
+                   *, rows: int | None = None, cols: int | None = None,
+                   pitch_mm: float | None = None, inject_bad_every: int | None = None,
                    link: str | os.PathLike[str] | None = None,
                    command_log: str | os.PathLike[str] | None = None,
                    protocol_version: int | None = None, schema_hash: int | None = None,
@@ -149,14 +153,27 @@ def start_emulator(kind: str = "paddle", rate_hz: float = 1000, watchdog_ms: int
     `command_log` records every COMMAND the firmware applied; `protocol_version` and
     `schema_hash` make it claim another firmware (mismatch tests); `realtime` asks for
     SCHED_FIFO threads (steadier ticks, but on few cores it takes CPU from the host side).
+    `rate_hz` defaults to the kind's (paddle 1000, taxel 200). Taxel boards only: `rows`,
+    `cols` (default 16 × 16), `pitch_mm` (2) and the test hook `inject_bad_every` (after
+    every Nth frame one bad frame in turn: garbage, a chunk one byte short, a chunk of
+    impossible geometry).
     The emulator stops by itself if this process dies without stopping it.
     Raises DeviceError when it cannot be built or does not start.
     """
     if kind not in KINDS:
         raise DeviceError(f"emulator: unknown kind '{kind}'; available: {', '.join(KINDS)}")
+    taxel_only = {"rows": rows, "cols": cols, "pitch_mm": pitch_mm,
+                  "inject_bad_every": inject_bad_every}
+    if kind != "taxel" and any(v is not None for v in taxel_only.values()):
+        raise DeviceError(f"emulator: rows, cols, pitch_mm and inject_bad_every are for a taxel "
+                          f"board, not a {kind}")
+    rate = DEFAULT_RATE_HZ[kind] if rate_hz is None else rate_hz
     binary = ensure_built()
-    args = [str(binary), "--kind", kind, "--rate", f"{rate_hz:g}", "--watchdog-ms",
+    args = [str(binary), "--kind", kind, "--rate", f"{rate:g}", "--watchdog-ms",
             str(int(watchdog_ms)), "--exit-with-parent"]
+    for name, value in taxel_only.items():
+        if value is not None:
+            args += ["--" + name.replace("_", "-"), f"{value:g}"]
     if link is not None:
         args += ["--link", str(link)]
     if command_log is not None:

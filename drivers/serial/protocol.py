@@ -396,8 +396,8 @@ def describe(msg: Message) -> str:
     d = BY_CLASS[type(msg)]
     parts = []
     for name, code, value in zip(msg._fields, format_fields(d.fmt), msg, strict=True):
-        if code.endswith("s"):
-            parts.append(f"{name}={bytes(value).hex()}")
+        if isinstance(value, bytes):
+            parts.append(f"{name}={value.hex()}")
         elif code == "f":
             f32 = struct.unpack("<f", struct.pack("<f", value))[0]
             parts.append(f"{name}={f32:.9g}")
