@@ -61,8 +61,15 @@ def test_kill_9_of_a_writer_loses_nothing_committed(store_url: str) -> None:
     try:
         t = time.monotonic()
         new = store.add_answer(
-            NewAnswer(BENCH_SESSION, "tissue-events", "event", "contact", t0_ns=1,
-                      detector="bench", confidence=0.5),
+            NewAnswer(
+                BENCH_SESSION,
+                "tissue-events",
+                "event",
+                "contact",
+                t0_ns=1,
+                detector="bench",
+                confidence=0.5,
+            ),
             "model:writer0",
         )
         assert time.monotonic() - t < 5.0

@@ -53,15 +53,28 @@ def test_one_row_per_answer_with_every_field(store: LabelStore) -> None:
     aid = store.add_answer(phase("approach", 1.0, 1.5), "alice")
     store.add_person("model:x", "model")
     mid = store.add_answer(
-        NewAnswer("s1", "tissue-events", "event", "puncture", int(2.5 * S),
-                  detector="x", detector_version="1.2", confidence=0.4),
+        NewAnswer(
+            "s1",
+            "tissue-events",
+            "event",
+            "puncture",
+            int(2.5 * S),
+            detector="x",
+            detector_version="1.2",
+            confidence=0.4,
+        ),
         "model:x",
     )
     a, m = store.answers("carol")
     assert (a.id, m.id) == (aid, mid)
     assert (a.session_id, a.target, a.t0_ns, a.t1_ns) == ("s1", "interval", S, int(1.5 * S))
     assert (a.taxonomy, a.key, a.value, a.annotator_id, a.role) == (
-        "needle-phases", "phase", "approach", "alice", "annotator")
+        "needle-phases",
+        "phase",
+        "approach",
+        "alice",
+        "annotator",
+    )
     assert a.created_at and a.supersedes is None and a.detector is None
     assert (m.target, m.t0_ns, m.t1_ns, m.role) == ("instant", int(2.5 * S), None, "model")
     assert (m.detector, m.detector_version, m.confidence) == ("x", "1.2", 0.4)
@@ -69,19 +82,35 @@ def test_one_row_per_answer_with_every_field(store: LabelStore) -> None:
 
 BAD = [
     ("outside the taxonomy", lambda: phase("sideways", 1.0, 2.0), "alice", "not a value"),
-    ("unknown key", lambda: NewAnswer("s1", "needle-phases", "speed", "x", S, 2 * S), "alice",
-     "no key 'speed'"),
+    (
+        "unknown key",
+        lambda: NewAnswer("s1", "needle-phases", "speed", "x", S, 2 * S),
+        "alice",
+        "no key 'speed'",
+    ),
     ("interval past the end", lambda: phase("approach", 3.0, 4.5), "alice", "outside"),
     ("interval before the start", lambda: phase("approach", 0.5, 2.0), "alice", "outside"),
     ("reversed interval", lambda: phase("approach", 2.0, 1.5), "alice", "reversed"),
-    ("instant given for an interval key",
-     lambda: NewAnswer("s1", "needle-phases", "phase", "approach", S), "alice", "t0 and t1"),
+    (
+        "instant given for an interval key",
+        lambda: NewAnswer("s1", "needle-phases", "phase", "approach", S),
+        "alice",
+        "t0 and t1",
+    ),
     ("unknown annotator", lambda: phase("approach", 1.0, 2.0), "zoe", "unknown annotator"),
     ("not assigned", lambda: phase("approach", 1.0, 2.0), "dave", "not assigned"),
-    ("unknown session", lambda: NewAnswer("nope", "needle-phases", "phase", "approach", S, 2 * S),
-     "alice", "not in the dataset's catalog"),
-    ("a person giving a model's confidence",
-     lambda: phase("approach", 1.0, 2.0, confidence=0.5), "alice", "only a model"),
+    (
+        "unknown session",
+        lambda: NewAnswer("nope", "needle-phases", "phase", "approach", S, 2 * S),
+        "alice",
+        "not in the dataset's catalog",
+    ),
+    (
+        "a person giving a model's confidence",
+        lambda: phase("approach", 1.0, 2.0, confidence=0.5),
+        "alice",
+        "only a model",
+    ),
 ]
 
 
@@ -127,8 +156,11 @@ def test_assign_gives_each_item_as_many_annotators_as_the_key_asks(store: LabelS
 def test_blind_until_answered(store: LabelStore) -> None:
     store.add_person("model:gt", "model")
     store.add_answer(
-        NewAnswer("s1", "needle-phases", "phase", "approach", S, 2 * S, detector="gt",
-                  confidence=1.0), "model:gt")
+        NewAnswer(
+            "s1", "needle-phases", "phase", "approach", S, 2 * S, detector="gt", confidence=1.0
+        ),
+        "model:gt",
+    )
     store.add_answer(phase("contact", 1.0, 2.0), "alice")
     # bob has not answered: he sees the pre-label, never alice's answer, by any call
     assert [a.annotator_id for a in store.answers("bob")] == ["model:gt"]
@@ -139,7 +171,10 @@ def test_blind_until_answered(store: LabelStore) -> None:
     assert {a.annotator_id for a in store.answers("bob")} == {"model:gt", "alice", "bob"}
     # alice answered first, so she now sees bob's too; dave (not answered) still sees none
     assert {a.annotator_id for a in store.answers("alice", item=PHASE)} == {
-        "model:gt", "alice", "bob"}
+        "model:gt",
+        "alice",
+        "bob",
+    }
     assert {a.annotator_id for a in store.answers("dave")} == {"model:gt"}
     # answering another item does not unblind this one
     other = Item("s1", "skill-ratings", "overall_performance")
@@ -151,8 +186,9 @@ def test_blind_until_answered(store: LabelStore) -> None:
 def test_review_accept_correct_send_back_and_views(store: LabelStore) -> None:
     a1 = store.add_answer(phase("approach", 1.0, 2.0), "alice")
     b1 = store.add_answer(phase("contact", 1.0, 2.0), "bob")
-    e1 = store.add_answer(NewAnswer("s1", "tissue-events", "event", "contact", int(1.5 * S)),
-                          "alice")
+    e1 = store.add_answer(
+        NewAnswer("s1", "tissue-events", "event", "contact", int(1.5 * S)), "alice"
+    )
     store.add_answer(NewAnswer("s1", "tissue-events", "event", "puncture", int(1.5 * S)), "bob")
     store.accept(a1, "carol")
     new_id, _ = store.correct(e1, "puncture", "force drops sharply there", "carol")
@@ -170,7 +206,10 @@ def test_review_accept_correct_send_back_and_views(store: LabelStore) -> None:
     assert [(g.id, g.value) for g in gold] == [(a1, "approach"), (new_id, "puncture")]
     corr = next(a for a in answers if a.id == new_id)
     assert (corr.role, corr.supersedes, corr.rationale) == (
-        "reviewer", e1, "force drops sharply there")
+        "reviewer",
+        e1,
+        "force drops sharply there",
+    )
     dist = views.distribution(answers)
     assert dist[PHASE] == {'"approach"': 2}  # bob's reworked answer replaced his first
     assert dist[EVENT] == {'"contact"': 1, '"puncture"': 1}  # a correction is not a vote
