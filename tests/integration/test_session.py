@@ -17,9 +17,30 @@ from .conftest import HAPTICS, haptics
 pytestmark = pytest.mark.integration
 
 
-def _children_named(name: str) -> list[int]:
-    out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+def _children(parent: int, name: str) -> list[int]:
+    """Processes called `name` started by `parent`: never another session's (other tests
+    may run sessions on the same machine at the same time)."""
+    out = subprocess.run(["pgrep", "-P", str(parent), "-x", name], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
+
+
+def _alive(pid: int, name: str) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == name
+    except OSError:
+        return False
+
+
+def _wait_for_state_bytes(root: Path, size: int, timeout_s: float = 60.0) -> Path:
+    """The session folder under `root` once its state.arrows holds `size` bytes (samples are
+    flowing, however slowly the machine started the session)."""
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
+        for state in root.glob("*/state.arrows"):
+            if state.stat().st_size >= size:
+                return state.parent
+        time.sleep(0.05)
+    raise AssertionError(f"no session under {root} reached {size} bytes of state")
 
 
 def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
@@ -119,22 +140,16 @@ def test_unknown_scene_and_device_say_what_exists(tmp_path: Path) -> None:
 
 
 def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> None:
-    before = set(_children_named("haptics-record"))
     proc = subprocess.Popen(
-        [HAPTICS, "run", "--duration", "5", "--record", str(tmp_path)],
+        [HAPTICS, "run", "--duration", "8", "--record", str(tmp_path)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    recorder: list[int] = []
-    give_up = time.monotonic() + 30
-    while not recorder and time.monotonic() < give_up:
-        recorder = [p for p in _children_named("haptics-record") if p not in before]
-        time.sleep(0.1)
-    assert recorder, "recorder process never appeared"
-    time.sleep(2.5)  # mid-session
-    os.kill(recorder[0], signal.SIGKILL)
+    _wait_for_state_bytes(tmp_path, 200_000)  # mid-session: ~1500 samples on disk
+    (recorder,) = _children(proc.pid, "haptics-record")
+    os.kill(recorder, signal.SIGKILL)
     out, _ = proc.communicate(timeout=60)
     assert "recorder died" in out
     sessions = [p for p in tmp_path.iterdir() if (p / "manifest.json").exists()]
@@ -143,7 +158,7 @@ def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> Non
     assert shown.returncode == 0, shown.stderr
     summary = json.loads(shown.stdout)
     assert not summary["complete"]
-    assert summary["streams"]["state"] > 1000  # ~2 s were flushed before the kill
+    assert summary["streams"]["state"] > 1000  # ~1500 samples were on disk before the kill
     assert summary["loop"]["rate_hz"] > 900
     # repair completes it: readable, hashed, marked
     repaired = haptics("sessions", "repair", str(sessions[0]), "--json", cwd=tmp_path)
@@ -168,16 +183,16 @@ def test_ctrl_c_stops_cleanly_with_no_orphans(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    give_up = time.monotonic() + 30
-    while not _children_named("haptics-loop") and time.monotonic() < give_up:
-        time.sleep(0.1)
-    time.sleep(1.5)
+    _wait_for_state_bytes(tmp_path, 100_000)  # the session is running
+    names = ("haptics-loop", "haptics-device", "haptics-record")
+    ours = {name: _children(proc.pid, name) for name in names}
+    assert all(len(pids) == 1 for pids in ours.values()), ours
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert "Ctrl-C" in out and "force zeroed" in out
     assert proc.returncode == 0
-    for name in ("haptics-loop", "haptics-device", "haptics-record"):
-        assert not set(_children_named(name)), f"{name} left behind"
+    for name, pids in ours.items():
+        assert not any(_alive(pid, name) for pid in pids), f"{name} left behind"
     session = next(p for p in tmp_path.iterdir() if (p / "manifest.json").exists())
     s = summarize(open_session(session))
     assert s["complete"]
