@@ -134,9 +134,11 @@ def test_no_record_leaves_nothing_on_disk(tmp_path: Path) -> None:
 
 def test_unknown_scene_and_device_say_what_exists(tmp_path: Path) -> None:
     bad = haptics("run", "--scene", "nope", "--duration", "1", "--no-record", cwd=tmp_path)
-    assert bad.returncode != 0 and "palpation" in bad.stdout + bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stdout + bad.stderr
+    assert "no scene named 'nope'" in bad.stderr and "palpation" in bad.stderr
     bad = haptics("run", "--device", "nope", "--duration", "1", "--no-record", cwd=tmp_path)
-    assert bad.returncode != 0 and "simulated" in bad.stdout + bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stdout + bad.stderr
+    assert "no driver named 'nope'" in bad.stderr and "simulated" in bad.stderr
 
 
 def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> None:
