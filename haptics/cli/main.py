@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from haptics import plugins
 from haptics.cli import bench, dataset, keys, labels, replay, run, scenes, sessions
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         code: Any = args.func(args)
     except HapticsError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        # escaped: a message may hold brackets ("[palpation] in x.toml"); one line per message
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     return int(code)
 

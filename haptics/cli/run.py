@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from haptics.cli.live import LiveStats
 from haptics.errors import ConfigError, HapticsError
@@ -183,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HapticsError as exc:
         failed = run.stop("failed to start")
         errors = Console(stderr=True)
-        errors.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        errors.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         if failed["session"]:
             errors.print(
                 f"nothing was recorded; {failed['session']} is marked failed (delete it)",
@@ -215,6 +216,7 @@ def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
                 transient=False,
             )
         )
+
         def show(run: SessionRun) -> None:
             nonlocal shown
             if run.monitor is not None:
@@ -222,7 +224,7 @@ def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
             if live is not None:
                 live.update(stats.table(run.elapsed_s(), cfg.duration_s, title))
             for w in run.warnings[shown:]:
-                console.print(f"[yellow]warning:[/] {w}")
+                console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
             shown = len(run.warnings)
 
         with live if live is not None else contextlib.nullcontext():
@@ -230,20 +232,22 @@ def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
     except KeyboardInterrupt:
         reason = "stopped by Ctrl-C"
     except HapticsError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         reason = f"error: {exc}"
     finally:
         result = run.stop(reason)
     if not console.is_terminal:
         console.print()  # a non-terminal Live leaves the cursor after the table's last line
     for w in result["warnings"][shown:]:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     zeroed = "force zeroed" if result["disarmed"] else "force NOT confirmed zero"
-    console.print(f"stopped: {result['reason']}; {zeroed}, all processes ended")
+    console.print(
+        f"stopped: {escape(result['reason'])}; {zeroed}, all processes ended", soft_wrap=True
+    )
     for problem in result["problems"]:
-        console.print(f"[red]error:[/] {problem}", soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
     if result["recorder_error"] and result["recorder_error"] not in result["problems"]:
-        console.print(f"[red]{result['recorder_error']}[/]")
+        console.print(f"[red]{escape(result['recorder_error'])}[/]", soft_wrap=True)
     rec = result.get("recorder") or {}
     if rec.get("ok"):
         line = f"recorder: {rec.get('cpu_share', 0.0) * 100:.1f} % of a core"
