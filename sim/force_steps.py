@@ -87,7 +87,7 @@ def unexplained_steps(
     if n < 2:
         return StepCount(n, 0, 0, 0, 0.0, ())
     delta = np.sqrt(np.sum(np.diff(force, axis=0) ** 2, axis=1))  # delta[k-1]: k−1 → k
-    near = _dilate((bits & event_mask) != 0, window)
+    near = widen((bits & event_mask) != 0, window)
     if excluded is not None:
         skip = np.asarray(excluded, dtype=bool).reshape(-1)
         if skip.size != n:
@@ -107,8 +107,8 @@ def unexplained_steps(
     )
 
 
-def _dilate(mask: NDArray[np.bool_], window: int) -> NDArray[np.bool_]:
-    """`mask` widened by `window` ticks on each side."""
+def widen(mask: NDArray[np.bool_], window: int) -> NDArray[np.bool_]:
+    """`mask` (one boolean per tick) widened by `window` ticks on each side."""
     out = mask.copy()
     for shift in range(1, window + 1):
         out[shift:] |= mask[:-shift]

@@ -8,7 +8,9 @@ Force, each tick, from pybullet collision queries and analytic Kelvin–Voigt la
 - tissue: KV(depth of the tool into the block) along the block's contact normal;
 - inclusion: the tissue between tool and inclusion is a cushion of `cushion_m`; once the
   tool is closer than that to the inclusion surface the stiff inclusion pushes back through
-  it with KV(cushion_m − gap) along the inclusion's normal.
+  it with KV(cushion_m − gap) along the inclusion's normal, its damping building up over
+  the first `inclusion_damping_onset_m` of squeeze (no event marks that onset, so its force
+  must start continuously).
 
 State kept between ticks: only whether the tool was in contact (`sim.scenes.probe`); the
 force is a function of the tool's position and the sample's velocity, so a repeated sample
@@ -37,6 +39,12 @@ class PalpationConfig(BaseModel):
     tissue_damping_ns_per_m: float = Field(1.0, ge=0)
     inclusion_stiffness_range_n_per_m: tuple[float, float] = (1200.0, 2000.0)
     inclusion_damping_ns_per_m: float = Field(2.0, ge=0)
+    inclusion_damping_onset_m: float = Field(
+        0.0005,
+        ge=0,
+        description="the inclusion's damping builds up over this squeeze, so its force "
+        "starts continuously when the tool comes within `cushion_m` (no event marks it)",
+    )
     inclusion_radius_range_m: tuple[float, float] = (0.006, 0.010)
     inclusion_top_depth_range_m: tuple[float, float] = (0.004, 0.006)
     cushion_m: float = Field(
@@ -102,7 +110,11 @@ class PalpationScene:
                 nx, ny, nz = near.normal
                 rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
                 f = kelvin_voigt_force(
-                    squeeze, rate, inc.stiffness_n_per_m, self.cfg.inclusion_damping_ns_per_m
+                    squeeze,
+                    rate,
+                    inc.stiffness_n_per_m,
+                    self.cfg.inclusion_damping_ns_per_m,
+                    self.cfg.inclusion_damping_onset_m,
                 )
                 fx, fy, fz = fx + nx * f, fy + ny * f, fz + nz * f
         events = self._edges.update(contact)

@@ -17,17 +17,18 @@ toughness, so G·d is the energy per metre of a cut d deep; σ(v) = clamp(v/v₀
 smooths the sign of the motion so a still blade gets no chatter. `tangential_force_n` is,
 as in the contract, the component along the direction of motion (<= 0 opposes it).
 
-The edge has a length ℓ (`edge_length_m`): a blade whose position lies x inside a cut
-(x = distance to the nearest uncut tissue along the path) still meets intact tissue with
-the part of its edge beyond the cut, so
+The edge has a length ℓ (`edge_length_m`) and meets the tissue on either side of the blade
+position s: ahead, over [s, s + ℓ], and behind, over [s − ℓ, s]. The resistance follows the
+side with more uncut tissue:
 
-    r(x) = recut + (1 − recut)·max(0, 1 − x/ℓ)
+    r = recut + (1 − recut)·u,    u = max(uncut fraction of [s, s + ℓ], of [s − ℓ, s])
 
-r is therefore continuous in the position: at the front of the cut being made (x = 0) the
-blade meets intact tissue (r = 1), pulled back it slides into its own cut over ℓ, and
-entering an old cut it meets less and less resistance. (A point blade, ℓ → 0, would drop
-from 1 to `recut` for the first micrometre of backward motion: a blade held still at the
-front would chatter between the two.)
+so r is continuous in the position and in what is cut: at the front of the cut being made
+the blade meets intact tissue (u = 1), pulled back by x into its own cut u = 1 − x/ℓ, deep
+inside a cut u = 0, and a sliver of uncut tissue between two cuts counts for its length
+only, so cutting it changes nothing abruptly. (A point blade, ℓ = 0, is split strictly
+inside a cut: its force steps at a cut's end, and a blade held still at the front of its
+cut would chatter between 1 and `recut`.)
 
 Simplification: the state keeps only where along the path the tissue is cut (a few
 intervals, i.e. the cut length), not the depth profile of the cut, so pressing again on a
@@ -95,6 +96,13 @@ def merge_interval(cuts: tuple[Interval, ...], new: Interval) -> tuple[Interval,
     return tuple(kept)
 
 
+def _overlap(a: float, b: float, lo: float, hi: float) -> float:
+    """Length of [a, b] ∩ [lo, hi] (0 if they do not meet)."""
+    start = a if a > lo else lo
+    end = b if b < hi else hi
+    return end - start if end > start else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Cutting:
     """A blade cutting tissue along a path.
@@ -109,8 +117,9 @@ class Cutting:
         drag a few mm deep.
     recut_fraction: r well inside an existing cut, 0 < r <= 1. Default 0.2.
     friction_velocity_m_s: v₀. Default 1 mm/s.
-    edge_length_m: ℓ, the length of edge in contact along the path, over which the
-        resistance changes between intact and cut tissue. Default 2 mm (the belly of a
+    edge_length_m: ℓ, the length of edge in contact along the path on either side of the
+        blade position, over which the resistance changes between intact and cut tissue.
+        Default 2 mm (the belly of a
         no. 10–15 scalpel blade meets the tissue over a few mm); 0 is a point blade, whose
         resistance steps at a cut's end.
 
@@ -142,19 +151,25 @@ class Cutting:
         return CuttingState()
 
     def resistance_ratio(self, cuts: tuple[Interval, ...], position_m: float) -> float:
-        """r at `position_m` (m along the path) given the cut `cuts` (disjoint, sorted)."""
-        inside = 0.0
-        for a, b in cuts:
-            if a < position_m < b:
-                inside = min(position_m - a, b - position_m)
-                break
-        if inside <= 0.0:
-            return 1.0
+        """r at `position_m` (m along the path) given the cut `cuts` (disjoint, sorted):
+        `recut_fraction` + (1 − `recut_fraction`)·u, u the larger uncut fraction of the
+        edge's length on either side of the position."""
         edge = self.edge_length_m
-        intact = 1.0 - inside / edge if edge > 0.0 else 0.0
-        if intact <= 0.0:
+        if edge <= 0.0:  # a point blade: split strictly inside a cut
+            for a, b in cuts:
+                if a < position_m < b:
+                    return self.recut_fraction
+            return 1.0
+        ahead = behind = edge
+        for a, b in cuts:
+            ahead -= _overlap(a, b, position_m, position_m + edge)
+            behind -= _overlap(a, b, position_m - edge, position_m)
+        uncut = (ahead if ahead > behind else behind) / edge
+        if uncut >= 1.0:
+            return 1.0
+        if uncut <= 0.0:
             return self.recut_fraction
-        return self.recut_fraction + (1.0 - self.recut_fraction) * intact
+        return self.recut_fraction + (1.0 - self.recut_fraction) * uncut
 
     def drag_resistance_n(self, state: CuttingState, depth_m: float) -> float:
         """r·G·d in N: the cut's resistance to the blade at the state's position, `depth_m`
@@ -182,7 +197,14 @@ class Cutting:
         cutting = state.cutting
         start = state.pass_start_m
         end = state.pass_end_m
-        ratio = self.resistance_ratio(state.cut_intervals, position)
+        if cutting:  # the blade has cut up to where it is now: the pass reaches it first
+            if position < start:
+                start = position
+            elif position > end:
+                end = position
+            ratio = self.resistance_ratio(merge_interval(cuts, (start, end)), position)
+        else:
+            ratio = self.resistance_ratio(cuts, position)
         normal = ratio * self.stiffness_n_per_m * depth
         threshold = ratio * self.cut_start_force_n
         events = 0
@@ -194,10 +216,6 @@ class Cutting:
             cutting = True
             events = EVENT_CUT_START
             start = end = position
-        elif position < start:
-            start = position
-        elif position > end:
-            end = position
         if normal > threshold:
             normal = threshold
         sigma = v / self.friction_velocity_m_s

@@ -4,6 +4,9 @@ Soft tissue is compliant at small strain and stiffens sharply as collagen fibres
 Fung's exponential law is the classic description (Y. C. Fung, "Elasticity of soft tissues in
 simple elongation", Am. J. Physiol. 213 (1967); "Biomechanics: Mechanical Properties of Living
 Tissues", 1993). Here it is written directly as a force-depth law for an indenter.
+
+State kept between ticks: none (the state is None). The force is a function of the input's
+depth alone, so a repeated sample renders the same force.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ Sources: K. H. Hunt and F. R. E. Crossley, "Coefficient of restitution interpret
 in vibroimpact", ASME J. Appl. Mech. 42 (1975); D. W. Marhefka and D. E. Orin, "A compliant
 contact model with nonlinear damping for simulation of robotic systems", IEEE Trans. SMC-A 29
 (1999), which writes λ = (3/2)·α·k and relates α to the restitution coefficient.
+
+State kept between ticks: none (the state is None). The force is a function of the input's
+depth and velocity alone, so a repeated sample renders the same force.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 F = k·d + b·ḋ while in contact (d > 0), clamped at zero so the damper never pulls the tool
 back in on fast release (that "sticky" negative force is what Hunt–Crossley fixes
 properly). Plain floats: ~0.2 µs a call, cheap enough for every 1 kHz tick.
+
+State kept between ticks: none (the state is None). The force is a function of the input's
+depth and velocity alone, so a repeated sample renders the same force.
 """
 
 from __future__ import annotations
@@ -14,14 +17,22 @@ from sim.tissue.base import TissueInput, TissueOutput
 
 
 def kelvin_voigt_force(
-    depth_m: float, velocity_m_s: float, stiffness: float, damping: float
+    depth_m: float,
+    velocity_m_s: float,
+    stiffness: float,
+    damping: float,
+    damping_onset_m: float = 0.0,
 ) -> float:
     """Normal force in N for a penetration `depth_m` (m) moving at `velocity_m_s` (m/s).
 
-    `stiffness` in N/m, `damping` in N·s/m. Zero out of contact and never negative.
+    `stiffness` in N/m, `damping` in N·s/m. Zero out of contact and never negative. With
+    `damping_onset_m` > 0 (m) the damping builds up linearly over that first depth, so the
+    force is continuous where contact begins (the classic law steps by b·ḋ there).
     """
     if depth_m <= 0.0:
         return 0.0
+    if depth_m < damping_onset_m:
+        damping *= depth_m / damping_onset_m
     force = stiffness * depth_m + damping * velocity_m_s
     return force if force > 0.0 else 0.0
 

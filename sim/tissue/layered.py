@@ -18,6 +18,11 @@ tissue stayed compressed by it. The deepest layer is treated as extending below 
 thickness. A punctured layer stays punctured while the tip is inside the tissue; once the
 tip is fully withdrawn (depth <= 0) the state resets to intact, i.e. the small hole is
 assumed to close, and a new insertion punctures again.
+
+State kept between ticks (`LayeredState`): the tip depth at which each punctured layer gave
+way and the deepest depth reached since the last full withdrawal. `LayeredTissue`'s force is a
+function of depth and that state, and the state changes only when the depth reaches a new
+puncture, so a repeated sample renders the same force.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 For calibration and as the baseline every other model is compared against: a linear spring
 is lossless and its force is exactly proportional to depth.
+
+State kept between ticks: none (the state is None). The force is a function of the input's
+depth alone, so a repeated sample renders the same force.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ The form used for the pre-puncture stiffness of soft tissue in needle-insertion 
 (A. M. Okamura, C. Simone, M. D. O'Leary, "Force modeling for needle insertion into soft
 tissue", IEEE Trans. Biomed. Eng. 51 (2004), which fits a second-order polynomial). With
 non-negative coefficients the force is convex: the slope grows with depth.
+
+State kept between ticks: none (the state is None). The force is a function of the input's
+depth alone, so a repeated sample renders the same force.
 """
 
 from __future__ import annotations

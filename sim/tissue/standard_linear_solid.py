@@ -21,6 +21,13 @@ the model never pulls on the tool, and it stays passive.
 
 The velocity in the input is not used: the rate comes from the depth difference between
 steps, which keeps force and displacement consistent even if the caller's velocity is noisy.
+
+State kept between ticks (`SLSState`): the surface depth s and the Maxwell branch's force Fₘ.
+Both evolve with time as well as with depth: a repeated sample (the loop reuses the previous
+device sample when a new one is late) is a tick with the tool held still, over which Fₘ
+relaxes by the factor e^{−Δt/τ} (0.1 % of Fₘ per 1 ms tick at τ = 1 s), and the next sample
+then adds two ticks' worth of depth at once. The force stays continuous: no step beyond what
+the motion itself gives.
 """
 
 from __future__ import annotations
