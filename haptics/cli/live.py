@@ -14,7 +14,12 @@ import numpy as np
 import zmq
 from rich.table import Table
 
-from haptics.session.figures import measured_rate_hz, percentiles_us, period_errors_ns
+from haptics.session.figures import (
+    magnitude,
+    measured_rate_hz,
+    percentiles_us,
+    period_errors_ns,
+)
 from haptics.wire.messages import TELEMETRY
 
 
@@ -37,7 +42,7 @@ class LiveStats:
         arr = TELEMETRY.to_array(payloads)
         self.ticks += arr.size
         self.missed += int(arr["missed_ticks"].sum())
-        f = np.sqrt(arr["fx"] ** 2 + arr["fy"] ** 2 + arr["fz"] ** 2)
+        f = magnitude(arr["fx"], arr["fy"], arr["fz"])
         if f.size:
             self.max_force = max(self.max_force, float(f.max()))
         self.recent = np.concatenate([self.recent, arr])[-self.window :]

@@ -84,6 +84,13 @@ def measured_rate_hz(times_ns: np.ndarray) -> float:
     return (times_ns.size - 1) * 1e9 / span if span > 0 else 0.0
 
 
+def magnitude(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """|(x, y, z)| row by row; values too large to square give inf, not a warning."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out: np.ndarray = np.sqrt(x.astype(np.float64) ** 2 + y**2 + z**2)
+    return out
+
+
 def loop_figures(wake_ns: np.ndarray, period: int) -> dict[str, Any]:
     """Rate (Hz, 3 decimals) and period-error percentiles (µs) of a loop from its tick wake
     times and nominal period in ns."""

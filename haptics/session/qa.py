@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from haptics.session.clock import clock_mapping
+from haptics.session.figures import magnitude
 from haptics.session.reading import Session
 from haptics.session.streams import seq_column
 from haptics.wire.sequence import count_gaps
@@ -91,7 +92,7 @@ def qa_report(session: Session, thresholds: QAThresholds | None = None) -> dict[
     limit = float(m.loop.get("safety", {}).get("max_force_n", 0.0)) or None
     fx = tel.get("fx", np.zeros(0))
     if limit and fx.size:
-        f = np.sqrt(tel["fx"] ** 2 + tel["fy"] ** 2 + tel["fz"] ** 2)
+        f = magnitude(tel["fx"], tel["fy"], tel["fz"])
         sat = float(np.count_nonzero(f >= limit * 0.999)) / f.size
     else:
         sat = 0.0

@@ -15,7 +15,12 @@ import numpy as np
 import pyarrow as pa
 
 from haptics.errors import SessionError
-from haptics.session.figures import loop_figures, percentiles_us, period_or_median_ns
+from haptics.session.figures import (
+    loop_figures,
+    magnitude,
+    percentiles_us,
+    period_or_median_ns,
+)
 from haptics.session.manifest import MANIFEST_NAME, Manifest, read_manifest
 from haptics.session.streams import (
     arrow_schema,
@@ -26,7 +31,7 @@ from haptics.session.streams import (
     seq_column,
     stream_path,
 )
-from haptics.wire.messages import EVENT_NAMES, STATUS_WATCHDOG
+from haptics.wire.messages import EVENT_NAMES, STATUS_WATCHDOG, filled_columns
 from haptics.wire.sequence import count_gaps
 
 __all__ = [
@@ -71,12 +76,17 @@ class Session:
                 f"no stream '{name}' in {self.path}; streams: {', '.join(self.stream_names)}"
             )
         if name not in self._tables:
-            self._tables[name], self.truncated[name] = self._read(name)
+            table, self.truncated[name] = self._read(name)
+            info = self.manifest.streams[name]
+            for column, source in filled_columns(info.layout, info.layout_version).items():
+                if column not in table.column_names and source in table.column_names:
+                    table = table.append_column(column, table.column(source))
+            self._tables[name] = table
         return self._tables[name]
 
     def _read(self, name: str) -> tuple[pa.Table, bool]:
         info = self.manifest.streams[name]
-        layout = known_layout(info.layout)
+        layout = known_layout(info.layout, info.layout_version)
         schema = arrow_schema(layout) if layout is not None else None
         repair = f"`haptics sessions repair {self.path}`"
         try:
@@ -266,7 +276,7 @@ def summarize(session: Session, verify: bool = False) -> dict[str, Any]:
         figures["missed_ticks"] = int(tel["missed_ticks"].sum())
         figures["compute_us"] = percentiles_us(tel["compute_ns"])
         out["loop"] = figures
-        f = np.sqrt(tel["fx"] ** 2 + tel["fy"] ** 2 + tel["fz"] ** 2)
+        f = magnitude(tel["fx"], tel["fy"], tel["fz"])
         out["max_force_n"] = round(float(f.max()), 4)
         out["contact_fraction"] = round(float(tel["contact"].mean()), 4)
         out["inclusion_fraction"] = round(float(tel["inclusion"].mean()), 4)
