@@ -144,7 +144,13 @@ def repair_session(path: str | Path) -> dict[str, Any]:
         "streams": {},
         "unresolved": {},
     }
-    plans = [_plan_stream(session, name, info) for name, info in m.streams.items()]
+    try:
+        plans = [_plan_stream(session, name, info) for name, info in m.streams.items()]
+    except OSError as exc:
+        raise SessionError(
+            f"cannot read {exc.filename or session.path} ({exc.strerror or exc}); fix it and "
+            "run `haptics sessions repair` again (nothing was changed)"
+        ) from exc
     for p in plans:
         entry: dict[str, Any] = {"action": p.action}
         if p.scan is not None:
@@ -166,37 +172,45 @@ def repair_session(path: str | Path) -> dict[str, Any]:
         return report
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     backup = session.path / f"{BACKUP_PREFIX}{stamp}"
-    backup.mkdir()
-    shutil.copy2(session.path / MANIFEST_NAME, backup / MANIFEST_NAME)
-    for p in changing:
-        info = m.streams[p.name]
-        layout = known_layout(info.layout)
-        if p.action == "create":
-            assert layout is not None  # _plan_stream refuses an unknown layout
-            _write_stream(p.path, arrow_schema(layout), [])
-            report["streams"][p.name]["was_missing"] = session.missing.get(p.name, "missing")
-        else:
-            assert p.scan is not None
-            kept = backup / p.path.relative_to(session.path)
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(p.path, kept)  # the original, byte for byte, before anything changes
-            _write_stream(p.path, p.scan.schema, p.scan.batches)
-            report["streams"][p.name]["original_kept_as"] = str(kept)
-            report["streams"][p.name]["dropped_partial_batch"] = p.scan.cut_at is not None
-        _recount(info, p.path)
-    for p in plans:  # a closed-but-cut-off session: hash what is kept as it is, too
-        if p.action == "keep" and not m.streams[p.name].sha256:
-            _recount(m.streams[p.name], p.path)
-    if stray_reserve:
-        os.replace(reserve, backup / RESERVE_NAME)
-    now = dt.datetime.now(dt.UTC).isoformat()
-    if m.status == "recording":
-        m.stop_reason = "cut off; repaired by `haptics sessions repair`"
-        m.ended_utc = m.ended_utc or now
-    m.status = "repaired"
-    done = {p.name: p.action for p in changing}
-    m.notes.append(f"repaired {now}: {done}; originals in {backup.name}/")
-    write_manifest(session.path, m)
+    try:
+        backup.mkdir()
+        shutil.copy2(session.path / MANIFEST_NAME, backup / MANIFEST_NAME)
+        for p in changing:
+            info = m.streams[p.name]
+            layout = known_layout(info.layout)
+            if p.action == "create":
+                assert layout is not None  # _plan_stream refuses an unknown layout
+                _write_stream(p.path, arrow_schema(layout), [])
+                report["streams"][p.name]["was_missing"] = session.missing.get(p.name, "missing")
+            else:
+                assert p.scan is not None
+                kept = backup / p.path.relative_to(session.path)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(p.path, kept)  # the original, byte for byte, before anything changes
+                _write_stream(p.path, p.scan.schema, p.scan.batches)
+                report["streams"][p.name]["original_kept_as"] = str(kept)
+                report["streams"][p.name]["dropped_partial_batch"] = p.scan.cut_at is not None
+            _recount(info, p.path)
+        for p in plans:  # a closed-but-cut-off session: hash what is kept as it is, too
+            if p.action == "keep" and not m.streams[p.name].sha256:
+                _recount(m.streams[p.name], p.path)
+        if stray_reserve:
+            os.replace(reserve, backup / RESERVE_NAME)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        if m.status == "recording":
+            m.stop_reason = "cut off; repaired by `haptics sessions repair`"
+            m.ended_utc = m.ended_utc or now
+        m.status = "repaired"
+        done = {p.name: p.action for p in changing}
+        m.notes.append(f"repaired {now}: {done}; originals in {backup.name}/")
+        write_manifest(session.path, m)
+    except OSError as exc:
+        raise SessionError(
+            f"repair stopped: cannot write in {session.path} ({exc.strerror or exc}); files "
+            f"not yet rewritten are as they were, and the originals of any rewritten are in "
+            f"{backup.name}/. Free space or make the folder writable, then run "
+            "`haptics sessions repair` again"
+        ) from exc
     report["action"] = "repaired"
     report["backup"] = str(backup)
     return report

@@ -142,6 +142,27 @@ def world_writable_session() -> Iterator[Path]:
     shutil.rmtree(root)
 
 
+def _repair_as_a_user(path: Path) -> subprocess.CompletedProcess[str]:
+    """repair_session(path) in a process of an ordinary user (root reads and writes any file,
+    so as root it runs as 'nobody'); exit 2 and the message on SessionError."""
+    code = (
+        "import sys\nfrom haptics.errors import SessionError\n"
+        "from haptics.session.repair import repair_session\n"
+        "try:\n    repair_session(sys.argv[1])\nexcept SessionError as e:\n"
+        "    print(e)\n    sys.exit(2)\n"
+    )
+    cmd = [sys.executable, "-c", code, str(path)]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
+
+
 def test_a_file_without_read_permission_is_reported_not_replaced(
     world_writable_session: Path,
 ) -> None:
@@ -152,22 +173,7 @@ def test_a_file_without_read_permission_is_reported_not_replaced(
         p.chmod(0o777 if p.is_dir() else 0o666)
     (path / "state.arrows").chmod(0o000)
     before = _snapshot(path)
-    code = (
-        "import sys\nfrom haptics.errors import SessionError\n"
-        "from haptics.session.repair import repair_session\n"
-        "try:\n    repair_session(sys.argv[1])\nexcept SessionError as e:\n"
-        "    print(e)\n    sys.exit(2)\n"
-    )
-    cmd = [sys.executable, "-c", code, str(path)]
-    if os.geteuid() == 0:  # root reads any file: run as an ordinary user, as a researcher would
-        cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
-    done = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
-    )
+    done = _repair_as_a_user(path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "state.arrows cannot be read (Permission denied)" in done.stdout
     assert "Traceback" not in done.stderr
@@ -207,3 +213,19 @@ def test_out_of_order_samples_are_recounted_without_underflow(tmp_path: Path) ->
     repair_session(tmp_path)
     info = read_manifest(tmp_path).streams["state"]
     assert (info.gaps, info.first_seq, info.last_seq, info.received) == (0, 3, 5, 3)
+
+
+def test_a_folder_repair_may_not_write_is_reported_and_left_as_it_was(
+    world_writable_session: Path,
+) -> None:
+    from session_builders import write_session
+
+    path = write_session(world_writable_session / "s", n=300, close=False)
+    for p in [path, *path.iterdir()]:
+        p.chmod(0o755 if p.is_dir() else 0o644)  # readable by all, writable by its owner only
+    before = _snapshot(path)
+    done = _repair_as_a_user(path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "repair stopped: cannot write in" in done.stdout and "Permission denied" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert _snapshot(path) == before
