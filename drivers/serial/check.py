@@ -7,8 +7,10 @@ trip, frames lost, CRC errors; and, optionally, the firmware watchdog: it stops 
 checks on the device's own timestamps that force went to zero and a fault latched within the
 watchdog period plus 1 ms, and that the fault must be cleared before arming again.
 
-The device's kind comes from its handshake (`probe`): a taxel board is measured by
-`drivers.tactile.check` instead (frame rate, frames lost, CRC errors, stalls).
+The device's kind comes from its handshake (`probe`). A paddle is measured here; a board of
+another kind by the link test registered under its kind's name in the `haptics.link_tests`
+entry points (pyproject.toml; the taxel board's is `drivers.tactile.check.LINK_TEST`), so
+this module names no other driver family.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from drivers.serial import protocol as p
 from drivers.serial.device import SerialDevice
@@ -27,6 +29,33 @@ from drivers.serial.emulator import running_emulators
 from drivers.serial.framing import FrameReader
 from haptics.errors import DeviceError, DeviceNotFound, MessageError
 from haptics.loop.clock import sleep_until
+from haptics.plugins import load as load_plugin
+
+LINK_TEST_GROUP = "haptics.link_tests"
+
+
+class LinkTest(NamedTuple):
+    """How `haptics devices test` measures one kind of board (a `haptics.link_tests` entry).
+
+    run(port, duration_s, progress) returns a JSON-able result whose "kind" is the entry's
+    name; evaluate(result) returns {check: passed, ..., "ok": all passed}.
+    """
+
+    run: Callable[[str, float, Callable[[float], None] | None], dict[str, Any]]
+    evaluate: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def link_test(kind: str) -> LinkTest | None:
+    """The link test registered for `kind` ("taxel", ...), or None (a paddle is tested here).
+
+    Raises DeviceError when the entry exists but is not a LinkTest.
+    """
+    test = load_plugin(LINK_TEST_GROUP, kind)
+    if test is not None and not isinstance(test, LinkTest):
+        raise DeviceError(f"devices test: the {LINK_TEST_GROUP} entry '{kind}' is not a "
+                          "LinkTest; fix the package that declares it")
+    return test
+
 
 WARMUP_S = 0.25  # the device's tick phase-locks to the commands in ~25 ms; not measured
 RT_PRIORITY = 40
@@ -133,17 +162,23 @@ def run_device_test(port: str, duration_s: float = 10.0, rate_hz: float = 1000.0
     fault_latched, ok}. With `realtime`, the loop and the driver's reader thread run with
     SCHED_FIFO when the OS allows it (`realtime` in the result says whether it did).
     `progress(fraction)` is called about ten times a second.
-    A taxel board (recognised by its handshake) gets `drivers.tactile.check.run_taxel_test`
-    instead: its result has kind "taxel"; `rate_hz`, `watchdog_check` and `realtime` do not
-    apply to it.
-    Raises DeviceNotFound, FirmwareMismatch or DeviceError when the device cannot be used.
+    A board of another kind (its handshake says which) is measured by the link test
+    registered for that kind (`link_test`); a taxel board's result has kind "taxel", and
+    `rate_hz`, `watchdog_check` and `realtime` do not apply to it.
+    Raises DeviceNotFound, FirmwareMismatch or DeviceError when the device cannot be used,
+    or when no link test knows its kind.
     """
     if not (duration_s > 0 and rate_hz > 0):
         raise DeviceError("devices test: duration and rate must be positive")
-    if probe(port).device_type & p.DEVICE_TYPE_KIND_MASK == p.DEVICE_TYPE_TAXEL:
-        from drivers.tactile.check import run_taxel_test
-
-        return run_taxel_test(port, duration_s, progress=progress)
+    info = probe(port)
+    kind = p.device_kind(info.device_type)
+    if kind != "paddle":
+        test = link_test(kind)
+        if test is None:
+            raise DeviceError(f"devices test: {port} is a {kind} board and no installed link "
+                              f"test measures that kind ({LINK_TEST_GROUP} entry points); "
+                              "install the driver package for it")
+        return test.run(port, duration_s, progress)
     with realtime_scheduling(realtime) as rt:
         result = _run(port, duration_s, rate_hz, watchdog_check, progress)
     return {**result, "realtime": rt}
@@ -316,10 +351,12 @@ LIMITS: dict[str, float] = {"rtt_p50_us": 250.0, "rtt_p99_us": 1000.0}
 
 def evaluate(result: dict[str, Any]) -> dict[str, Any]:
     """Pass/fail of each figure of a `run_device_test` result, and `ok` for all of them."""
-    if result.get("kind") == "taxel":
-        from drivers.tactile.check import evaluate_taxel
-
-        return evaluate_taxel(result)
+    kind = str(result.get("kind", "paddle"))
+    if kind != "paddle":
+        test = link_test(kind)
+        if test is None:
+            raise DeviceError(f"devices test: no installed link test judges a {kind} board")
+        return test.evaluate(result)
     rtt = result.get("rtt_us") or {}
     checks: dict[str, bool] = {
         "frames_lost": result.get("frames_lost") == 0,

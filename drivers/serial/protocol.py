@@ -322,7 +322,6 @@ def schema_text(kind: int = KIND_PADDLE) -> str:
 
 SCHEMA_HASH: Final = zlib.crc32(schema_text(KIND_PADDLE).encode("ascii"))  # the paddle's
 TAXEL_SCHEMA_HASH: Final = zlib.crc32(schema_text(KIND_TAXEL).encode("ascii"))
-SCHEMA_HASHES: Final = {DEVICE_TYPE_PADDLE: SCHEMA_HASH, DEVICE_TYPE_TAXEL: TAXEL_SCHEMA_HASH}
 
 
 def device_kind(device_type: int) -> str:

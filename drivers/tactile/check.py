@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from drivers.serial.check import LinkTest
 from drivers.tactile.board import TaxelBoard
 from haptics.errors import DeviceError
 
@@ -21,7 +22,7 @@ WARMUP_S: Final = 0.2
 RATE_TOLERANCE: Final = 0.05
 
 
-def run_taxel_test(port: str, duration_s: float = 10.0, *,
+def run_taxel_test(port: str, duration_s: float = 10.0,
                    progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Open the taxel board on `port`, stream WARMUP_S + `duration_s`, return the figures.
 
@@ -103,3 +104,7 @@ def evaluate_taxel(result: dict[str, Any]) -> dict[str, Any]:
         "stalls": result.get("stalls") == 0,
     }
     return {**checks, "ok": all(checks.values())}
+
+
+# `haptics devices test` finds this through the `haptics.link_tests` entry point "taxel".
+LINK_TEST: Final = LinkTest(run=run_taxel_test, evaluate=evaluate_taxel)

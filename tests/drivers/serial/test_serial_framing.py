@@ -19,8 +19,15 @@ U64 = st.integers(0, 0xFFFFFFFFFFFFFFFF)
 _CODES = {"B": U8, "H": U16, "I": U32, "Q": U64, "f": F32}
 
 
+def _field(code: str) -> st.SearchStrategy[object]:
+    if code.endswith("s"):  # a fixed run of bytes (TAXEL_FRAME values)
+        n = int(code[:-1])
+        return st.binary(min_size=n, max_size=n)
+    return _CODES[code]
+
+
 def _message(d: protocol.MessageDef) -> st.SearchStrategy[protocol.Message]:
-    return st.builds(lambda *v: d.cls(*v), *(_CODES[c] for c in d.fmt[1:]))
+    return st.builds(lambda *v: d.cls(*v), *(_field(c) for c in protocol.format_fields(d.fmt)))
 
 
 ANY_MESSAGE = st.one_of(*(_message(d) for d in protocol.MESSAGES))
