@@ -9,6 +9,7 @@ Pure functions of (pose, tissue, inclusion), numpy/scipy only, no pybullet:
 - `noise`: Gaussian read noise, dead taxels, ADC quantisation, seeded.
 - `detect`: a background-removed-contrast detector on frames, and a stylus-force-only one.
 - `render`: frames to a PNG. `bench`: frame timing (`python -m sim.tactile.bench`).
+- `blas`: the model runs its small products on one BLAS thread (see there why).
 """
 
 from sim.tactile.detect import (

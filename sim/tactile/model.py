@@ -47,6 +47,7 @@ import scipy.linalg
 from pydantic import BaseModel, ConfigDict, Field
 
 from haptics.errors import ConfigError
+from sim.tactile.blas import one_blas_thread
 from sim.tactile.boussinesq import (
     ENERGY_SCALE,
     FloatArray,
@@ -167,9 +168,10 @@ class TactileModel:
         dr = rc[0][:, None] - rc[0][None, :] + (g.rows - 1)
         dc = rc[1][:, None] - rc[1][None, :] + (g.cols - 1)
         self.base_compliance: FloatArray = table[dr, dc] / self._e_star  # m/N
-        self._base_inverse: FloatArray = scipy.linalg.cho_solve(
-            scipy.linalg.cho_factor(self.base_compliance), np.eye(g.n)
-        )
+        with one_blas_thread():
+            self._base_inverse: FloatArray = scipy.linalg.cho_solve(
+                scipy.linalg.cho_factor(self.base_compliance), np.eye(g.n)
+            )
         # forces (N) for δ = 1 m on homogeneous tissue
         self._base_unit_forces: FloatArray = self._base_inverse.sum(axis=1)
         self._terms_cache: dict[Inclusion, _InclusionTerms] = {}
@@ -228,6 +230,10 @@ class TactileModel:
         if inclusion is None:
             return self._base_unit_forces
         terms = self._terms(inclusion)
+        with one_blas_thread():
+            return self._solve(pose, terms)
+
+    def _solve(self, pose: ProbePose, terms: _InclusionTerms) -> FloatArray:
         u = self.stress_at_points(pose, terms.points)
         z = self._base_inverse @ u
         s = np.diag(1.0 / terms.weights) + u.T @ z

@@ -12,6 +12,7 @@ Validation claims (each a test below):
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -75,7 +76,9 @@ def test_thinner_slab_is_stiffer() -> None:
     offsets = np.zeros((1, 2))
     tails = [float(layer_tail_compliance(offsets, 0.002, h)[0]) for h in (0.01, 0.04, 1.0)]
     assert tails[0] > tails[1] > tails[2] > 0.0
-    k = [TactileModel(tissue=TissueSlab(thickness_m=h)).base_stiffness_n_per_m for h in (0.02, 0.04)]
+    k = [
+        TactileModel(tissue=TissueSlab(thickness_m=h)).base_stiffness_n_per_m for h in (0.02, 0.04)
+    ]
     assert k[0] > k[1]
 
 
@@ -105,14 +108,13 @@ def test_taxel_sum_is_the_normal_force(model: TactileModel) -> None:
     inc = Inclusion(center_m=(0.003, -0.002, -0.011), radius_m=0.006, modulus_ratio=12.0)
     fmap = ProbeForceMap.build(model, inc)
     for _ in range(25):
-        pose = ProbePose(*rng.uniform(-0.04, 0.04, 2), -rng.uniform(0.001, 0.01))
+        x, y = rng.uniform(-0.04, 0.04, 2)
+        pose = ProbePose(float(x), float(y), -rng.uniform(0.001, 0.01))
         frame = model.pressure_frame_kpa(pose, inc)
         summed = frame_force_n(frame, model.grid)
         assert summed == pytest.approx(model.normal_force_n(pose, inc), rel=1e-12)
         # the tick's tabulated force agrees within the stated 0.2 %
-        assert fmap.normal_force_n(pose.x_m, pose.y_m, pose.z_m) == pytest.approx(
-            summed, rel=2e-3
-        )
+        assert fmap.normal_force_n(pose.x_m, pose.y_m, pose.z_m) == pytest.approx(summed, rel=2e-3)
 
 
 def test_force_is_linear_in_indentation_and_zero_above_the_surface(model: TactileModel) -> None:
@@ -146,8 +148,8 @@ def test_bump_widens_and_weakens_with_depth(model: TactileModel) -> None:
         bump = _bump(model, pose, Inclusion(center_m=(0.0, 0.0, -depth), radius_m=0.003))
         widths.append(_width_mm(bump, model.grid.pitch_m))
         peaks.append(float(bump.max()))
-    assert all(b > a for a, b in zip(widths, widths[1:], strict=False)), widths
-    assert all(b < a for a, b in zip(peaks, peaks[1:], strict=False)), peaks
+    assert all(b > a for a, b in itertools.pairwise(widths)), widths
+    assert all(b < a for a, b in itertools.pairwise(peaks)), peaks
     assert widths[-1] > 1.8 * widths[0]
 
 
@@ -158,7 +160,7 @@ def test_stiffer_inclusion_gives_more_contrast(model: TactileModel) -> None:
     for ratio in (2.0, 4.0, 8.0, 12.0, 18.0):
         inc = Inclusion(center_m=(0.0, 0.0, -0.01), radius_m=0.005, modulus_ratio=ratio)
         contrast.append(float((_bump(model, pose, inc) / base).max()))
-    assert all(b > a for a, b in zip(contrast, contrast[1:], strict=False)), contrast
+    assert all(b > a for a, b in itertools.pairwise(contrast)), contrast
     assert contrast[2] > 0.1  # a tumour 8× stiffer, 5 mm deep: a >10 % bump
 
 
