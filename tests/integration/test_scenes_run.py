@@ -1,9 +1,13 @@
-"""Every scene runs as a real session from the CLI; needle and cutting raise their events."""
+"""Every scene runs as a real session from the CLI; needle and cutting raise their events,
+and force really flows while the tool is in contact (not only stays low)."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from haptics.session.reading import open_session
 
 from .conftest import haptics
 
@@ -12,6 +16,15 @@ pytestmark = pytest.mark.integration
 
 def _session(root: Path) -> Path:
     return next(p for p in root.iterdir() if (p / "manifest.json").exists())
+
+
+def _max_force_in_contact(session: Path) -> float:
+    """The largest force the loop commanded (N) on a tick where the tool touched tissue."""
+    t = open_session(session).arrays("telemetry")
+    force = np.sqrt(t["fx"] ** 2 + t["fy"] ** 2 + t["fz"] ** 2)
+    touching = t["contact"] > 0
+    assert touching.sum() > 500, "the tool barely touched the tissue"
+    return float(force[touching].max())
 
 
 def _run_and_show(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
@@ -27,12 +40,14 @@ def test_needle_inserts_through_three_layers_and_retracts(tmp_path: Path) -> Non
     assert s["loss"]["state"]["fraction"] >= 0.999
     assert 990 < s["loop"]["rate_hz"] < 1010
     assert s["events"]["contact_end"] >= 1  # it came back out
+    assert _max_force_in_contact(_session(tmp_path)) > 0.5  # skin punctures at 1.5 N
 
 
 def test_cutting_starts_and_ends_a_cut(tmp_path: Path) -> None:
     s = _run_and_show(tmp_path, "--scene", "cutting", "--duration", "8")
     assert s["events"]["cut_start"] >= 1 and s["events"]["cut_end"] >= 1
     assert 990 < s["loop"]["rate_hz"] < 1010
+    assert _max_force_in_contact(_session(tmp_path)) > 1.0  # the blade breaks in at 2 N
 
 
 def test_scene_config_and_safety_policy_files(tmp_path: Path) -> None:
@@ -44,6 +59,7 @@ def test_scene_config_and_safety_policy_files(tmp_path: Path) -> None:
         tmp_path, "--duration", "4", "--scene-config", str(scene), "--safety", str(policy)
     )
     assert s["max_force_n"] <= 1.0 + 1e-9
+    assert _max_force_in_contact(_session(tmp_path)) > 0.9  # it pressed up to the clamp
     manifest = json.loads((_session(tmp_path) / "manifest.json").read_text())
     assert manifest["scene"]["config"]["seed"] == 11
     assert manifest["scene"]["config"]["tissue_stiffness_n_per_m"] == 250.0
@@ -56,5 +72,11 @@ def test_a_bad_config_file_says_which_key(tmp_path: Path) -> None:
     done = haptics(
         "run", "--duration", "1", "--no-record", "--scene-config", str(scene), cwd=tmp_path
     )
-    assert done.returncode != 0
-    assert "stifness" in done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stderr == (
+        f"error: [palpation] in {scene}: unknown key 'stifness'; allowed keys: cushion_m, "
+        "inclusion_damping_ns_per_m, inclusion_damping_onset_m, inclusion_radius_range_m, "
+        "inclusion_stiffness_range_n_per_m, inclusion_top_depth_range_m, seed, "
+        "tissue_damping_ns_per_m, tissue_stiffness_n_per_m, tool_radius_m\n"
+    )
