@@ -2,9 +2,12 @@
 
 argument: the session directory. Samples keep their original sequence numbers and device
 times, are published at the recorded rate (absolute deadlines), and carry the recorded
-position and velocity; force commands are accepted and clamped like any device but do not
-move the stylus. After the last sample the device goes quiet (the loop sees stale input).
-Used by `haptics replay` to re-render a session and compare forces.
+position, velocity and buttons (a clutch pressed in the session is pressed in the replay);
+force commands are accepted and clamped like any device but do not move the stylus, and each
+sample reports the force the replay applied (as applied and as measured: it has no sensor).
+After the last sample the device goes quiet (the loop sees stale input). Its schema is the
+recorded device's (rate, force limit, passivity damping bound). Used by `haptics replay` to
+re-render a session and compare forces.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from haptics.devices.device import (
 )
 from haptics.errors import DeviceNotFound, SessionError
 from haptics.loop.clock import next_deadline, sleep_until
+from haptics.loop.passivity import DEFAULT_MAX_DAMPING_NS_PER_M
 from haptics.session.reading import open_session
 from haptics.wire.messages import STATUS_ARMED
 
@@ -54,6 +58,10 @@ class ReplayDevice(Device):
         return FeatureSchema(
             rate_hz=float(recorded.get("rate_hz", 1000.0)),
             max_force_n=float(recorded.get("max_force_n", 8.0)),
+            # sessions recorded before devices declared it ran with the loop's default
+            max_damping_ns_per_m=float(
+                recorded.get("max_damping_ns_per_m", DEFAULT_MAX_DAMPING_NS_PER_M)
+            ),
         )
 
     def _open(self) -> DeviceInfo:
@@ -94,11 +102,12 @@ class ReplayDevice(Device):
         now = sleep_until(self._deadline)
         i = self._i
         self._i += 1
+        f = self._force
         return Sample(
             int(r["seq"][i]), int(r["device_time_ns"][i]), now,
             (float(r["px"][i]), float(r["py"][i]), float(r["pz"][i])),
             (float(r["vx"][i]), float(r["vy"][i]), float(r["vz"][i])),
-            self._force, 0, STATUS_ARMED if self.state.value == "armed" else 0,
+            f, int(r["buttons"][i]), STATUS_ARMED if self.state.value == "armed" else 0, f,
         )  # fmt: skip
 
     def _write(self, force: Vec3) -> Vec3:

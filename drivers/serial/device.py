@@ -6,6 +6,12 @@ is waiting, cuts frames at 0x00 (resynchronising after garbage), stamps each STA
 `time.monotonic_ns()` on receipt and queues it as a `Sample`. Commands go out from the
 caller's thread, one COMMAND frame per `write()`.
 
+Force, as the firmware reports it in each STATE: `Sample.applied` is `force_cmd_n`, the force
+the firmware commanded to the motor at that tick (after its local spring, clamp, ramp-in,
+arming and faults), and `Sample.force` is `force_meas_n`, the force from the measured motor
+current. `write()` can only predict (it answers before the firmware's next tick, and does
+not know the ramp): what gets recorded is the STATE's.
+
 Safety, in layers: the firmware clamps force and trips its command watchdog (default
 100 ms, latching a fault) if COMMANDs stop while armed; this driver's own watchdog sends zero
 and DISARM if the caller stops writing for `host_watchdog_ms`; a lost link never re-arms by
@@ -42,7 +48,16 @@ import serial
 
 from drivers.serial import protocol as p
 from drivers.serial.framing import FrameReader
-from haptics.devices.device import ZERO, Device, DeviceInfo, FeatureSchema, Lifecycle, Sample, Vec3
+from haptics.devices.device import (
+    ZERO,
+    Device,
+    DeviceInfo,
+    FeatureSchema,
+    Lifecycle,
+    Sample,
+    Vec3,
+    damping_cap_ns_per_m,
+)
 from haptics.errors import DeviceError, DeviceLost, DeviceNotFound, FirmwareMismatch, MessageError
 from haptics.wire.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
 
@@ -50,6 +65,7 @@ log = logging.getLogger(__name__)
 
 RATE_HZ: Final = 1000.0
 PADDLE_MAX_FORCE_N: Final = 3.0      # the paddle firmware's hard clamp (kt · current limit)
+PADDLE_MASS_KG: Final = 0.05         # moving mass at the handle (firmware/emulator/plant.c)
 DEFAULT_BAUD: Final = 2_000_000      # ignored by ptys and native USB; UART bridges need >= 921600
 HOST_WATCHDOG_MS: Final = 50.0       # half the firmware's default command watchdog
 LOST_AFTER_S: Final = 0.25           # no frame for this long: the device is lost
@@ -193,9 +209,11 @@ class SerialDevice(Device):
     # -- the contract --------------------------------------------------------------------
     @classmethod
     def schema(cls, argument: str = "") -> FeatureSchema:
-        """1 kHz, one axis (x), force up to the paddle firmware's clamp."""
+        """1 kHz, one axis (x), force up to the paddle firmware's clamp; the passivity
+        damping bound for the paddle's handle mass without a hand on it (10 N·s/m)."""
         return FeatureSchema(rate_hz=RATE_HZ, max_force_n=PADDLE_MAX_FORCE_N,
-                             workspace_m=(0.1, 0.0, 0.0))
+                             workspace_m=(0.1, 0.0, 0.0),
+                             max_damping_ns_per_m=damping_cap_ns_per_m(PADDLE_MASS_KG, RATE_HZ))
 
     def _open(self) -> DeviceInfo:
         """Open the port, handshake, synchronise clocks.
@@ -238,6 +256,9 @@ class SerialDevice(Device):
             return self._samples.popleft()
 
     def _write(self, force: Vec3) -> Vec3:
+        """Send the x component; returns the firmware's clamp of it while the device is
+        armed and the link is up, else zero: a prediction that ignores the ramp-in (the
+        applied force is in the next STATEs, `Sample.applied`)."""
         raw = float(force[0])
         fx, _ = _clamp(raw, self._clamp_n)  # what the firmware's clamp will make of it
         # the firmware clamps (and flags it in STATE); send what was asked, within float32
@@ -765,7 +786,8 @@ class SerialDevice(Device):
                                        or self.force_withheld is not None) else 0)
                   | (STATUS_CLAMPED if st.flags & p.STATE_FLAG_CLAMPED else 0))
         sample = Sample(self._ext_seq, st.time_us * 1000, now, (st.position_m, 0.0, 0.0),
-                        (st.velocity_mps, 0.0, 0.0), (st.force_meas_n, 0.0, 0.0), 0, status)
+                        (st.velocity_mps, 0.0, 0.0), (st.force_meas_n, 0.0, 0.0), 0, status,
+                        (st.force_cmd_n, 0.0, 0.0))
         for listener in self._listeners:
             try:
                 listener(st, now)

@@ -66,3 +66,26 @@ def target(
             )
             return pos, vel
     return script[-1].position, (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """Hold `buttons` (BUTTON_* bits) from fraction `start` to fraction `end` (0..1) of the
+    script's duration."""
+
+    start: float
+    end: float
+    buttons: int
+
+
+def buttons_at(t_s: float, duration_s: float, presses: tuple[ButtonPress, ...]) -> int:
+    """The buttons held at time `t_s` of a `duration_s` script: every press whose interval
+    [start, end) contains t_s / duration_s, OR-ed together."""
+    if duration_s <= 0 or not presses:
+        return 0
+    u = t_s / duration_s
+    held = 0
+    for p in presses:
+        if p.start <= u < p.end:
+            held |= p.buttons
+    return held

@@ -46,9 +46,13 @@ class Sample(NamedTuple):
     host_time_ns: int
     position: Vec3
     velocity: Vec3
-    force: Vec3
+    force: Vec3  # measured by the device (a device without a force sensor: the applied one)
     buttons: int = 0
     status: int = 0
+    # the force the device reports it applied at this sample (after its own clamp, ramp,
+    # arming and faults); None: the device does not report it, and the driver process
+    # records what `write()` last returned instead
+    applied: Vec3 | None = None
 
 
 class Channel(BaseModel):
@@ -60,11 +64,41 @@ class Channel(BaseModel):
     size: int = 3
 
 
+# Fraction of its velocity the passivity controller's damper may take from the moving mass in
+# one period at most (α·dt/m); see damping_cap_ns_per_m.
+DAMPING_FRACTION_PER_TICK: Final = 0.2
+
+
+def damping_cap_ns_per_m(effective_mass_kg: float, rate_hz: float) -> float:
+    """The bound on the passivity controller's damping α (N·s/m) for a device whose moving
+    mass at the handle is `effective_mass_kg`, commanded at `rate_hz`.
+
+    α·dt/m = DAMPING_FRACTION_PER_TICK (0.2): the damper removes at most a fifth of the
+    velocity per tick. The PC's damper is computed from one sample and applied a tick or more
+    later, and a delayed damper that is too strong for the mass turns active: on the
+    simulated stylus (0.1 kg, 1 kHz) 20 N·s/m gains 2.2–2.7× stable stiffness for 0 to 3
+    ticks of delay, 50 N·s/m gains nothing at 0 ticks, 100 N·s/m is worse than no PC
+    (`haptics bench stiffness`). Take the lightest mass the device is run with (the
+    handle alone, without the hand): a lighter mass needs a lower bound.
+    Raises ValueError for a mass or rate that is not positive.
+    """
+    if not (effective_mass_kg > 0 and rate_hz > 0):
+        raise ValueError(
+            f"damping cap: mass {effective_mass_kg} kg and rate {rate_hz} Hz must be > 0"
+        )
+    return DAMPING_FRACTION_PER_TICK * effective_mass_kg * rate_hz
+
+
 class FeatureSchema(BaseModel):
     """What a device produces, known before it is opened (rate, channels, limits)."""
 
     rate_hz: float = Field(gt=0)
     max_force_n: float = Field(gt=0, description="continuous force the device can apply")
+    max_damping_ns_per_m: float = Field(
+        ge=0,
+        description="bound on the passivity controller's damping for this device (N·s/m): "
+        "damping_cap_ns_per_m(moving mass at the handle, rate), unless measured otherwise",
+    )
     workspace_m: tuple[float, float, float] = (0.16, 0.12, 0.12)
     channels: list[Channel] = Field(
         default_factory=lambda: [

@@ -8,6 +8,10 @@ sample it answered and the measured latency), as firmware does.
 
 Driver watchdog: if the loop goes quiet for `watchdog_ms` while armed, force goes to zero
 here, whatever the loop does; samples carry STATUS_WATCHDOG until commands resume.
+
+What is recorded is what was applied: each sample carries the force the device applied
+(afx..afz) beside the one it measured (fx..fz): the device's own report when the sample has one
+(`Sample.applied`), else what the latest `write()` returned.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 import zmq
 from pydantic import BaseModel
 
-from haptics.devices.device import ZERO, Device, Lifecycle, plausible
+from haptics.devices.device import ZERO, Device, Lifecycle, Vec3, plausible
 from haptics.devices.registry import make_device
 from haptics.errors import HapticsError
 from haptics.process import child_setup, keep_off_loop_cpu, make_realtime, zmq_context
@@ -60,6 +64,7 @@ class CommandApplier:
         self.cmd_seq = 0
         self.cmd_state_seq = 0
         self.cmd_latency_ns = -1
+        self.applied_force: Vec3 = ZERO  # what the latest write() returned
         self.last_cmd_ns = time.monotonic_ns()
         self.tripped = False
         self.trips = 0
@@ -89,7 +94,7 @@ class CommandApplier:
                 continue
             force = (float(c[5]), float(c[6]), float(c[7])) if int(c[8]) & FLAG_ARMED else ZERO
             with self.lock:
-                self.device.write(force)
+                self.applied_force = self.device.write(force)
                 self.last_cmd_ns = now
                 self.tripped = False
             i = state_seq % _RING
@@ -105,7 +110,7 @@ class CommandApplier:
             and now_ns - self.last_cmd_ns > self.watchdog_ns
         ):
             with self.lock:
-                self.device.write(ZERO)
+                self.applied_force = self.device.write(ZERO)
                 self.tripped = True
                 self.trips += 1
         return self.tripped
@@ -193,8 +198,9 @@ def _stream(
             last_sample_ns = now
             stats["silent"] = False
             p, v, f = sample.position, sample.velocity, sample.force
+            a = applier.applied_force if sample.applied is None else sample.applied
             status = sample.status | (STATUS_WATCHDOG if tripped else 0)
-            if not plausible(p, v, f):
+            if not plausible(p, v, f) or not plausible(p, v, a):
                 status |= STATUS_BAD_SAMPLE
                 stats["bad_samples"] += 1
             msg = pack(
@@ -202,6 +208,7 @@ def _stream(
                 p[0], p[1], p[2], v[0], v[1], v[2], f[0], f[1], f[2],
                 sample.buttons, status,
                 applier.cmd_seq, applier.cmd_state_seq, applier.cmd_latency_ns,
+                a[0], a[1], a[2],
             )  # fmt: skip
             applier.published(sample.seq, time.monotonic_ns())
             pub.send(msg)
@@ -245,6 +252,7 @@ def _handle(
         elif cmd == "disarm":
             with applier.lock:
                 device.disarm()
+                applier.applied_force = ZERO
             ctl.reply({"ok": True, "state": device.state.value})
         elif cmd == "stats":
             ctl.reply({"ok": True, "state": device.state.value, **stats, **figures})

@@ -33,13 +33,14 @@ def arrow_schema(layout: Layout) -> pa.Schema:
     return pa.schema([(n, pa.from_numpy_dtype(layout.dtype[n])) for n in layout.names[2:]])
 
 
-def known_layout(name: str) -> Layout | None:
-    """The layout a manifest's stream entry names: the wire layouts, and the video's frame
-    index (imported only when asked for); None for a layout this haptics does not know."""
-    from haptics.wire.messages import LAYOUTS
+def known_layout(name: str, version: int | None = None) -> Layout | None:
+    """The layout a manifest's stream entry names (at its `layout_version`, which may be an
+    older one; None: the current): the wire layouts, and the video's frame index (imported
+    only when asked for); None for a layout or version this haptics does not know."""
+    from haptics.wire.messages import LAYOUTS, layout_version
 
     if name in LAYOUTS:
-        return LAYOUTS[name]
+        return LAYOUTS[name] if version is None else layout_version(name, version)
     if name == "frames":
         from haptics.session.video import FRAME_INDEX
 

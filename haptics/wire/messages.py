@@ -111,31 +111,37 @@ _HEADER = (("kind", "u1"), ("version", "u1"))
 
 # Device state: one sample as the driver saw it. device_time_ns is the device's own clock;
 # host_time_ns is time.monotonic_ns() stamped on receipt (or on publish for a simulated device).
+_STATE_FIELDS: Final = (
+    *_HEADER,
+    ("seq", "u8"),
+    ("device_time_ns", "i8"),
+    ("host_time_ns", "i8"),
+    ("px", "f8"),
+    ("py", "f8"),
+    ("pz", "f8"),
+    ("vx", "f8"),
+    ("vy", "f8"),
+    ("vz", "f8"),
+    ("fx", "f8"),
+    ("fy", "f8"),
+    ("fz", "f8"),  # force the device measured (v1: measured or applied, whichever it had)
+    ("buttons", "u4"),
+    ("status", "u4"),
+    # the last command applied before this sample, echoed like firmware does:
+    ("cmd_seq", "u8"),  # its seq (0: none yet)
+    ("cmd_state_seq", "u8"),  # the state sample it answered
+    ("cmd_latency_ns", "i8"),  # that sample's publish → this command applied (-1: unknown)
+)
+# Version 1, as sessions recorded before version 2 hold it (read-only: nothing sends it).
+STATE_V1 = Layout("state", kind=1, version=1, fields=_STATE_FIELDS)
+# Version 2 adds the force the device applied, as the device reports it (after its own
+# clamp, ramp, arming and faults; the driver's `write()` return where the device reports
+# nothing), beside the measured force fx..fz. Appended, so v1's fields keep their places.
 STATE = Layout(
     "state",
     kind=1,
-    version=1,
-    fields=(
-        *_HEADER,
-        ("seq", "u8"),
-        ("device_time_ns", "i8"),
-        ("host_time_ns", "i8"),
-        ("px", "f8"),
-        ("py", "f8"),
-        ("pz", "f8"),
-        ("vx", "f8"),
-        ("vy", "f8"),
-        ("vz", "f8"),
-        ("fx", "f8"),
-        ("fy", "f8"),
-        ("fz", "f8"),  # force the device measured / applied
-        ("buttons", "u4"),
-        ("status", "u4"),
-        # the last command applied before this sample, echoed like firmware does:
-        ("cmd_seq", "u8"),  # its seq (0: none yet)
-        ("cmd_state_seq", "u8"),  # the state sample it answered
-        ("cmd_latency_ns", "i8"),  # that sample's publish → this command applied (-1: unknown)
-    ),
+    version=2,
+    fields=(*_STATE_FIELDS, ("afx", "f8"), ("afy", "f8"), ("afz", "f8")),
 )
 
 # Force command from the loop to the device. state_seq is the state sample it answers, so the
@@ -196,6 +202,28 @@ TELEMETRY = Layout(
 )
 
 LAYOUTS: Final = {layout.name: layout for layout in (STATE, COMMAND, TELEMETRY)}
+# Every (name, version) a recording may hold: the current layouts and the older ones.
+LAYOUT_VERSIONS: Final = {
+    (layout.name, layout.version): layout for layout in (STATE_V1, *LAYOUTS.values())
+}
+# Columns a newer layout added, per older (name, version): the older column each is read as.
+# State v1 had one force, the device's measured force where it had one, else the applied one:
+# read as both.
+_FILLED_FROM: Final[dict[tuple[str, int], dict[str, str]]] = {
+    ("state", 1): {"afx": "fx", "afy": "fy", "afz": "fz"},
+}
+
+
+def layout_version(name: str, version: int) -> Layout | None:
+    """The layout `name` at `version` (current or older), or None if this haptics has none."""
+    return LAYOUT_VERSIONS.get((name, version))
+
+
+def filled_columns(name: str, version: int) -> dict[str, str]:
+    """For rows recorded with an older layout version: {column of the current layout that
+    version lacks: column of that version to read it from}. Empty for the current version."""
+    return dict(_FILLED_FROM.get((name, version), {}))
+
 
 # Status bits in STATE.status
 STATUS_ARMED: Final = 1 << 0

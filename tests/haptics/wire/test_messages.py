@@ -2,14 +2,36 @@ import numpy as np
 import pytest
 
 from haptics.errors import MessageError
-from haptics.wire.messages import COMMAND, LAYOUTS, STATE, TELEMETRY
+from haptics.wire.messages import (
+    COMMAND,
+    LAYOUTS,
+    STATE,
+    TELEMETRY,
+    filled_columns,
+    layout_version,
+)
 
 
 def test_state_round_trip() -> None:
-    values = (7, 123, 456, 0.1, 0.2, 0.3, 1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 5, 1, 6, 7, 89)
+    values = (7, 123, 456, 0.1, 0.2, 0.3, 1.0, 2.0, 3.0, -1.0, -2.0, -3.0, 5, 1, 6, 7, 89,
+              -0.5, -1.5, -2.5)  # fmt: skip
     raw = STATE.pack(*values)
     assert len(raw) == STATE.size
     assert STATE.unpack(raw)[2:] == values
+
+
+def test_state_v2_adds_the_applied_force_after_the_v1_fields() -> None:
+    old = layout_version("state", 1)
+    assert old is not None and old.version == 1 and STATE.version == 2
+    assert STATE.names[: len(old.names)] == old.names  # v1's fields keep their places
+    assert STATE.names[len(old.names) :] == ("afx", "afy", "afz")
+    assert layout_version("state", 2) is STATE and layout_version("state", 9) is None
+    # a v1 recording's one force reads as the applied force too; nothing to fill for v2
+    assert filled_columns("state", 1) == {"afx": "fx", "afy": "fy", "afz": "fz"}
+    assert filled_columns("state", 2) == {} and filled_columns("command", 1) == {}
+    # a v1 message is not a v2 one
+    with pytest.raises(MessageError):
+        STATE.unpack(old.make(seq=1))
 
 
 def test_struct_and_dtype_agree() -> None:
