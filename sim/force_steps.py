@@ -4,9 +4,12 @@ A user feels a force that jumps from one tick to the next and back as a buzz. Ge
 events (a puncture, a cut starting or ending, the tool meeting or leaving the surface) may
 change the force at once; nothing else should. `unexplained_steps` counts the tick-to-tick
 changes of a force trace larger than a threshold that do not lie within a few ticks of such
-an event; `session_force_steps` applies it to the commanded force of a recorded session.
+an event; `session_force_steps` applies it to a recorded session, to the force commanded to
+the device (after the loop's passivity and safety stages) or to the force the scene rendered
+(before them), so a step can be traced to the stage that made it.
 
-Run on sessions: `python -m sim.force_steps SESSION [SESSION ...] [--threshold-n 0.05]`.
+Run on sessions: `python -m sim.force_steps SESSION [SESSION ...] [--threshold-n 0.05]
+[--rendered]`.
 """
 
 from __future__ import annotations
@@ -116,10 +119,14 @@ def widen(mask: NDArray[np.bool_], window: int) -> NDArray[np.bool_]:
     return out
 
 
-def session_force_steps(path: str | Path, threshold_n: float = 0.05, window: int = 2) -> StepCount:
-    """`unexplained_steps` of the force commanded to the device in a recorded session.
+def session_force_steps(
+    path: str | Path, threshold_n: float = 0.05, window: int = 2, rendered: bool = False
+) -> StepCount:
+    """`unexplained_steps` of the force commanded to the device in a recorded session, or
+    with `rendered` of the force the scene rendered before passivity and safety.
 
-    Reads the `telemetry` stream (fx, fy, fz, events, flags) with `haptics.open_session`.
+    Reads the `telemetry` stream (fx, fy, fz or rx, ry, rz; events, flags) with
+    `haptics.open_session`.
     Ticks the loop flags as engaging (force ramping in) or stopping (the final zero-force
     tick) are excluded: their steps are the loop's, by design.
 
@@ -129,7 +136,8 @@ def session_force_steps(path: str | Path, threshold_n: float = 0.05, window: int
 
     session = haptics.open_session(str(path))
     tel = session.arrays("telemetry")
-    force = np.stack([tel["fx"], tel["fy"], tel["fz"]], axis=1)
+    x, y, z = ("rx", "ry", "rz") if rendered else ("fx", "fy", "fz")
+    force = np.stack([tel[x], tel[y], tel[z]], axis=1)
     flags = np.asarray(tel["flags"], dtype=np.int64)
     excluded = (flags & (FLAG_ENGAGING | FLAG_STOPPING)) != 0
     return unexplained_steps(force, tel["events"], threshold_n, window, excluded=excluded)
@@ -141,9 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sessions", nargs="+", help="session directories")
     parser.add_argument("--threshold-n", type=float, default=0.05)
     parser.add_argument("--window", type=int, default=2, help="ticks either side of an event")
+    parser.add_argument(
+        "--rendered", action="store_true", help="the scene's force, before passivity and safety"
+    )
     args = parser.parse_args(argv)
     for path in args.sessions:
-        print(path, asdict(session_force_steps(path, args.threshold_n, args.window)))
+        found = session_force_steps(path, args.threshold_n, args.window, args.rendered)
+        print(path, asdict(found))
     return 0
 
 

@@ -216,7 +216,7 @@ def model_trajectories(draw: st.DrawFn) -> tuple[FloatArray, FloatArray, int, fl
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_CASES))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(trajectory=model_trajectories())
 def test_models_make_no_force_step_from_repeated_or_late_samples(
     name: str, trajectory: tuple[FloatArray, FloatArray, int, float]
@@ -309,7 +309,7 @@ def scene_trajectories(
 def test_scenes_make_no_force_step_from_repeated_or_late_samples(name: str) -> None:
     make, reach, depth = SCENES[name]
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(trajectory=scene_trajectories(reach, depth))
     def prop(trajectory: tuple[FloatArray, FloatArray, int, float]) -> None:
         pos, vel, seed, late_fraction = trajectory
