@@ -68,11 +68,15 @@ def test_render_writes_a_png(tmp_path: Path) -> None:
         markers_xy_m=[None, None, d.probe_xy_m],
         suptitle="probe 5 mm deep",
     )
-    data = out.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width = int.from_bytes(data[16:20], "big")
-    height = int.from_bytes(data[20:24], "big")
-    assert width > 2 * height > 200
+    contrast = render_pressure_png(
+        [clean, noisy], model.grid, tmp_path / "contrast.png", background=bg
+    )
+    for png, panels in ((out, 3), (contrast, 2)):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width = int.from_bytes(data[16:20], "big")
+        height = int.from_bytes(data[20:24], "big")
+        assert width > 0.6 * panels * height > 200
 
 
 def test_render_refuses_bad_frames(tmp_path: Path) -> None:
