@@ -96,11 +96,13 @@ def list_ports() -> list[dict[str, Any]]:
             "vid": info.vid, "pid": info.pid,
         })
     for emu in running_emulators():
+        kind = emu.get("kind", "?")
+        detail = (f"{emu.get('rows', '?')}x{emu.get('cols', '?')} taxels" if kind == "taxel"
+                  else f"watchdog {emu.get('watchdog_ms', '?')} ms")
         out.append({
             "port": emu.get("link") or emu["port"], "kind": "emulator", "pty": emu["port"],
-            "description": (f"haptics-emulator {emu.get('kind', '?')} (pid {emu['pid']}, "
-                            f"{emu.get('rate_hz', '?')} Hz, "
-                            f"watchdog {emu.get('watchdog_ms', '?')} ms)"),
+            "description": (f"haptics-emulator {kind} (pid {emu['pid']}, "
+                            f"{emu.get('rate_hz', '?')} Hz, {detail})"),
             "pid": emu["pid"],
         })
     return out

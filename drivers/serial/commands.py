@@ -147,7 +147,8 @@ def _print_taxel_result(r: dict[str, Any]) -> None:
     t.add_row("CRC errors", str(r["crc_errors"]), mark("crc_errors"))
     t.add_row("framing / length errors", f"{r['framing_errors']} / {r['length_errors']}", "")
     t.add_row("chunks refused", str(r["bad_chunks"]), "")
-    t.add_row("stalls", f"{r['stalls']} (longest gap {r['longest_gap_ms']} ms)", mark("stalls"))
+    t.add_row("stalls", f"{r['stalls']} (longest gap {r['longest_gap_ms']} ms on the board, "
+              f"{r['host_longest_gap_ms']} ms on arrival)", mark("stalls"))
     pr = r["pressure"]
     t.add_row("pressure max", f"{pr['max_kpa']} kPa", "")
     t.add_row("taxels in contact (mean)", str(pr["mean_contact_taxels"]), "")

@@ -223,7 +223,9 @@ class TaxelBoard:
         frames (delivered whole), frames_lost (seq gaps), incomplete_frames, bad_chunks,
         stale_chunks, crc_errors, framing_errors, length_errors, version_errors,
         unknown_type, unexpected (paddle messages), queue_overflows, stalls, stalled,
-        longest_gap_ms, rate_hz (device clock, first to last frame), host_rate_hz, link,
+        longest_gap_ms (between frames, board clock: the board paused), host_longest_gap_ms
+        (between arrivals: the board, the link or this host paused), rate_hz (board clock,
+        first to last frame), host_rate_hz, link,
         device_errors (the board's own ERROR_COUNTERS), lost (why the link ended, or None).
         """
         a = self._asm.counts if self._asm is not None else None
@@ -248,6 +250,7 @@ class TaxelBoard:
             "stalls": c["stalls"],
             "stalled": self._stalled,
             "longest_gap_ms": round(c["longest_gap_ns"] / 1e6, 3),
+            "host_longest_gap_ms": round(c["host_longest_gap_ns"] / 1e6, 3),
             "rate_hz": round((n - 1) / span_dev, 2) if n > 1 and span_dev > 0 else 0.0,
             "host_rate_hz": round((n - 1) / span_host, 2) if n > 1 and span_host > 0 else 0.0,
             "device_errors": self.device_errors._asdict() if self.device_errors else None,
@@ -263,8 +266,8 @@ class TaxelBoard:
     def _reset_counters(self) -> None:
         self._c: dict[str, int] = dict.fromkeys(
             ("length_errors", "version_errors", "unknown_type", "unexpected", "queue_overflows",
-             "stalls", "longest_gap_ns", "first_dev_ns", "last_dev_ns", "first_host_ns",
-             "last_host_ns"), 0)
+             "stalls", "longest_gap_ns", "host_longest_gap_ns", "first_dev_ns", "last_dev_ns",
+             "first_host_ns", "last_host_ns"), 0)
         self._c["crc0"] = self._reader.crc_errors
         self._c["framing0"] = self._reader.framing_errors
         self._c["since_ns"] = time.monotonic_ns()
@@ -406,8 +409,10 @@ class TaxelBoard:
     def _deliver(self, frame: TactileFrame, now: int) -> None:
         c = self._c
         gap = now - self._last_frame_ns
-        if c["first_host_ns"] and gap > c["longest_gap_ns"]:
-            c["longest_gap_ns"] = gap
+        if c["first_host_ns"]:
+            c["host_longest_gap_ns"] = max(c["host_longest_gap_ns"], gap)
+            c["longest_gap_ns"] = max(c["longest_gap_ns"],
+                                      frame.device_time_ns - c["last_dev_ns"])
         if self._stalled:
             self._stalled = False
             log.warning("tactile: %s streams again after %.0f ms", self.port, gap / 1e6)

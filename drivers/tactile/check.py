@@ -28,7 +28,8 @@ def run_taxel_test(port: str, duration_s: float = 10.0,
 
     JSON-able: kind "taxel", device (TaxelBoardInfo as a dict), rate_hz, host_rate_hz,
     expected_rate_hz, frames, frames_lost, crc_errors, framing_errors, length_errors,
-    bad_chunks, incomplete_frames, stalls, longest_gap_ms, device_errors, pressure {max_kpa,
+    bad_chunks, incomplete_frames, stalls, longest_gap_ms (board clock), host_longest_gap_ms,
+    device_errors, pressure {max_kpa,
     mean_contact_taxels, max_force_n}. Raises DeviceNotFound, FirmwareMismatch or DeviceError
     when the board cannot be opened, and DeviceError when the link is lost during the test.
     """
@@ -82,6 +83,7 @@ def run_taxel_test(port: str, duration_s: float = 10.0,
         "bad_chunks": stats["bad_chunks"],
         "stalls": stats["stalls"],
         "longest_gap_ms": stats["longest_gap_ms"],
+        "host_longest_gap_ms": stats["host_longest_gap_ms"],
         "queue_overflows": stats["queue_overflows"],
         "device_errors": stats["device_errors"],
         "pressure": {

@@ -78,7 +78,7 @@ def test_cli_devices_test_on_a_taxel_board(taxel_emulator: EmulatorProcess,
 def test_list_shows_a_taxel_emulator(taxel_emulator: EmulatorProcess) -> None:
     (entry,) = [e for e in list_ports() if e["kind"] == "emulator"]
     assert entry["port"] == taxel_emulator.port
-    assert "taxel" in entry["description"]
+    assert "taxel" in entry["description"] and "16x16 taxels" in entry["description"]
 
 
 def test_cli_emulator_start_taxel(emulator_binary: Path) -> None:
