@@ -2,6 +2,7 @@
 
 Pure functions of (pose, tissue, inclusion), numpy/scipy only, no pybullet:
 
+- `sensor`: `TactileArray(TactileArrayConfig(...))`, what a driver or scene holds.
 - `model`: the physics (Boussinesq half-space compliance in strain-energy form, a slab on a
   rigid base, a stiff spherical inclusion), solved for a rigid level punch. The formulas
   and their sources are in `sim.tactile.boussinesq` and `sim.tactile.model`.
@@ -22,9 +23,16 @@ from sim.tactile.detect import (
 )
 from sim.tactile.force_map import ProbeForceMap
 from sim.tactile.grid import ProbePose, TaxelGrid
-from sim.tactile.model import Inclusion, TactileModel, TissueSlab, frame_force_n
+from sim.tactile.model import (
+    Inclusion,
+    TactileModel,
+    TissueSlab,
+    frame_force_n,
+    slab_for_stiffness,
+)
 from sim.tactile.noise import NoiseModel
 from sim.tactile.render import render_pressure_png
+from sim.tactile.sensor import TactileArray, TactileArrayConfig
 
 __all__ = [
     "Detection",
@@ -32,6 +40,8 @@ __all__ = [
     "NoiseModel",
     "ProbeForceMap",
     "ProbePose",
+    "TactileArray",
+    "TactileArrayConfig",
     "TactileModel",
     "TaxelGrid",
     "TissueSlab",
@@ -42,4 +52,5 @@ __all__ = [
     "homogeneous_background",
     "median_background",
     "render_pressure_png",
+    "slab_for_stiffness",
 ]

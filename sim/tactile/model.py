@@ -40,11 +40,13 @@ modulus); frictionless, level probe; the slab is laterally unbounded.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from haptics.errors import ConfigError
 from sim.tactile.blas import one_blas_thread
@@ -87,6 +89,28 @@ class Inclusion(BaseModel):
     modulus_ratio: float = Field(
         10.0, ge=1.0, le=1000.0, description="its modulus over the background's (tumours: 8-18)"
     )
+
+    @classmethod
+    def from_ground_truth(
+        cls, truth: Mapping[str, Any], modulus_ratio: float | None = None
+    ) -> Inclusion:
+        """The inclusion a scene recorded as ground truth (`center_m`, `radius_m`, and
+        `modulus_ratio` unless given here), e.g. a manifest's `ground_truth.inclusion`.
+
+        Raises ConfigError when a key is missing or a value is out of range.
+        """
+        ratio = modulus_ratio if modulus_ratio is not None else truth.get("modulus_ratio")
+        try:
+            return cls(
+                center_m=tuple(truth["center_m"]),
+                radius_m=truth["radius_m"],
+                modulus_ratio=ratio,
+            )
+        except (KeyError, TypeError, ValidationError) as exc:
+            raise ConfigError(
+                f"ground truth {dict(truth)} is not an inclusion ({exc}): it needs center_m "
+                "(x, y, z in m, z < 0), radius_m, and modulus_ratio (here or as an argument)"
+            ) from exc
 
     @property
     def depth_m(self) -> float:
@@ -271,6 +295,21 @@ class TactileModel:
     def normal_force_n(self, pose: ProbePose, inclusion: Inclusion | None) -> float:
         """The probe's normal force (N): the sum of the taxel forces, solved directly."""
         return float(self.taxel_forces_n(pose, inclusion).sum())
+
+
+def slab_for_stiffness(
+    stiffness_n_per_m: float, grid: TaxelGrid | None = None, tissue: TissueSlab | None = None
+) -> TissueSlab:
+    """`tissue` (default slab) with its modulus scaled so the probe's F/δ on it, without an
+    inclusion, is `stiffness_n_per_m` (F/δ is proportional to the modulus).
+
+    For scenes tuned by feel in N/m. Raises ConfigError for a stiffness that is not positive.
+    """
+    if not stiffness_n_per_m > 0.0:
+        raise ConfigError(f"stiffness {stiffness_n_per_m} N/m: use a positive stiffness")
+    tissue = tissue or TissueSlab()
+    k = TactileModel(grid=grid, tissue=tissue).base_stiffness_n_per_m
+    return tissue.model_copy(update={"modulus_pa": tissue.modulus_pa * stiffness_n_per_m / k})
 
 
 def _solve_spd(c: FloatArray) -> FloatArray:
