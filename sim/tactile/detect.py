@@ -145,8 +145,11 @@ def detect_frame(
     region = labels == labels[peak]
     w = np.where(region, smooth, 0.0)
     rows, cols = np.indices(frame.shape)
-    r = float((w * rows).sum() / w.sum())
-    c = float((w * cols).sum() / w.sum())
+    total = float(w.sum())
+    if total > 0.0:
+        r, c = float((w * rows).sum() / total), float((w * cols).sum() / total)
+    else:  # a flat residual (noise-free, no inclusion): the peak is as good as anywhere
+        r, c = float(peak[0]), float(peak[1])
     px, py = grid.to_index(r, c)
     world = pose.to_world(px, py) if pose is not None else None
     return Detection(detected, contrast, score, (px, py), world)
@@ -229,7 +232,7 @@ def detect_from_force(
     above = smooth >= base + 0.5 * excess
     labels, _ = ndimage.label(above)
     w = np.where(labels == labels[peak], smooth - base, 0.0)
-    s_hat = float((w * s).sum() / w.sum())
+    s_hat = float((w * s).sum() / w.sum()) if w.sum() > 0.0 else float(s[peak])
     x_hat = float(np.interp(s_hat, s, xy[keep][:, 0]))
     y_hat = float(np.interp(s_hat, s, xy[keep][:, 1]))
     return Detection(detected, contrast, score, None, (x_hat, y_hat), int(idx[peak]))

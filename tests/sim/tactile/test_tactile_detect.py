@@ -101,6 +101,17 @@ def test_few_false_positives_without_an_inclusion(
     assert false <= 3
 
 
+def test_flat_frames_and_traces_detect_nothing(model: TactileModel, background: np.ndarray) -> None:
+    pose = ProbePose(0.0, 0.0, -0.004)
+    d = detect_frame(model.pressure_frame_kpa(pose, None), background, model.grid, pose)
+    assert not d.detected
+    assert abs(d.score) < 1e-6 and d.world_xy_m is not None and np.isfinite(d.world_xy_m).all()
+    path = np.stack([XS, np.zeros_like(XS)], axis=1)
+    flat = detect_from_force(path, np.full(len(XS), 2.0), np.full(len(XS), 0.005))
+    assert not flat.detected
+    assert flat.world_xy_m is not None and np.isfinite(flat.world_xy_m).all()
+
+
 def test_no_contact_detects_nothing(model: TactileModel, background: np.ndarray) -> None:
     inc = Inclusion(center_m=(0.0, 0.0, -0.01), radius_m=0.006)
     frame = model.pressure_frame_kpa(ProbePose(0.0, 0.0, 0.002), inc)

@@ -136,6 +136,9 @@ def test_force_rises_smoothly_across_the_inclusion(model: TactileModel) -> None:
     rise = force.max() - force.min()
     assert rise > 0.02 * force.min()  # the inclusion shows in the stylus force
     assert np.abs(np.diff(force)).max() < 0.03 * rise  # no step anywhere
+    # the table reaches far enough: at its edge the bump has died out (< 0.1 % of it left)
+    edge_k = fmap.table[0][-1]
+    assert abs(edge_k - fmap.base_n_per_m) < 1e-3 * (max(fmap.table[0]) - fmap.base_n_per_m)
     # already rising while the probe's centre is a radius and more away from the inclusion
     edge = np.flatnonzero(np.abs(xs - (-0.006 - 0.004)) < 1e-9)[0]
     assert force[edge] - force.min() > 0.25 * rise
