@@ -4,15 +4,30 @@ A frame is one full scan of the matrix: `rows × cols` taxels, row-major, row 0 
 0 first (the board's own numbering; `pitch_m` apart in both directions). `counts` are the
 raw ADC readings (uint16, 0 … `max_count`); `pressure_kpa` is `counts × pressure_lsb_pa /
 1000` as float32. Both are read-only arrays owned by the frame, safe to keep.
+
+For a fixed-size binary stream (ZeroMQ, Arrow), `frame_dtype(rows, cols)` is one frame as a
+numpy record (layout version FRAME_LAYOUT_VERSION) and `TactileFrame.to_bytes()` packs one:
+`np.frombuffer(b"".join(frames_bytes), frame_dtype(rows, cols))` reads them back.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+FRAME_LAYOUT_VERSION: Final = 1
+
+
+def frame_dtype(rows: int, cols: int) -> np.dtype[np.void]:
+    """One tactile frame as a packed little-endian record (layout FRAME_LAYOUT_VERSION):
+    seq u4, flags u2, device_time_ns i8, host_time_ns i8, pressure_kpa f4[rows, cols]
+    (22 + 4·rows·cols bytes). Counts are not stored: pressure / lsb gives them back.
+    """
+    return np.dtype([("seq", "<u4"), ("flags", "<u2"), ("device_time_ns", "<i8"),
+                     ("host_time_ns", "<i8"), ("pressure_kpa", "<f4", (rows, cols))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,14 @@ class TactileFrame:
     def shape(self) -> tuple[int, int]:
         rows, cols = self.counts.shape
         return int(rows), int(cols)
+
+    def to_bytes(self) -> bytes:
+        """This frame as one record of `frame_dtype(rows, cols)`."""
+        rec = np.zeros((), dtype=frame_dtype(*self.shape))
+        rec["seq"], rec["flags"] = self.seq, self.flags
+        rec["device_time_ns"], rec["host_time_ns"] = self.device_time_ns, self.host_time_ns
+        rec["pressure_kpa"] = self.pressure_kpa
+        return rec.tobytes()
 
     def total_force_n(self, pitch_m: float) -> float:
         """Normal force the frame measures: Σ pressure × taxel area (pitch²)."""

@@ -9,6 +9,7 @@ import pytest
 
 from drivers.serial import protocol as p
 from drivers.tactile.assembly import FrameAssembler, newer
+from drivers.tactile.frames import FRAME_LAYOUT_VERSION, frame_dtype
 
 ROWS, COLS = 16, 16
 N = ROWS * COLS
@@ -141,3 +142,22 @@ def test_impossible_geometry_is_refused() -> None:
         FrameAssembler(0, 16, 25.0)
     with pytest.raises(ValueError, match="invalid"):
         FrameAssembler(16, 16, 0.0)
+
+
+def test_frames_pack_into_fixed_size_records() -> None:
+    asm = FrameAssembler(ROWS, COLS, 25.0)
+    frames = []
+    for seq in (7, 8, 9):
+        for c in chunks_of(seq, flags=seq & 1):
+            f = asm.push(c, 1000 + seq)
+            if f is not None:
+                frames.append(f)
+    dt = frame_dtype(ROWS, COLS)
+    assert FRAME_LAYOUT_VERSION == 1 and dt.itemsize == 22 + 4 * N
+    packed = b"".join(f.to_bytes() for f in frames)
+    recs = np.frombuffer(packed, dtype=dt)
+    assert list(recs["seq"]) == [7, 8, 9] and list(recs["flags"]) == [1, 0, 1]
+    assert list(recs["host_time_ns"]) == [1007, 1008, 1009]
+    assert list(recs["device_time_ns"]) == [35_000_000, 40_000_000, 45_000_000]
+    for f, r in zip(frames, recs, strict=True):
+        np.testing.assert_array_equal(r["pressure_kpa"], f.pressure_kpa)
