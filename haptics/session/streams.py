@@ -184,11 +184,11 @@ def _batch(msg: pa.ipc.Message, schema: pa.Schema) -> pa.RecordBatch | None:
     return batch
 
 
-def _resync(buf: pa.Buffer, start: int, schema: pa.Schema) -> int | None:
+def _resync(buf: pa.Buffer, raw: bytes, start: int, schema: pa.Schema) -> int | None:
     """The offset of the next intact record batch after `start`, found by its framing (an
-    8-byte aligned continuation marker, a message that parses, a batch that validates)."""
+    8-byte aligned continuation marker, a message that parses, a batch that validates);
+    `raw` is the buffer's bytes, to search in."""
     pos = start + 8 - (start % 8) if start % 8 else start + 8
-    raw = memoryview(buf).tobytes()
     while True:
         pos = raw.find(CONTINUATION, pos)
         if pos < 0:
@@ -211,6 +211,13 @@ def scan_stream(path: Path, schema: pa.Schema | None = None) -> StreamScan:
     """
     buf = _open_bytes(path)
     scan = StreamScan(path=path, schema=schema or pa.schema([]), size=buf.size)
+    copy: list[bytes] = []
+
+    def raw() -> bytes:  # the bytes to search, copied once, only if something is damaged
+        if not copy:
+            copy.append(memoryview(buf).tobytes())
+        return copy[0]
+
     first = _read_message_at(buf, 0)
     offset = 0
     if first is not None and first[0].type == "schema":
@@ -232,7 +239,7 @@ def scan_stream(path: Path, schema: pa.Schema | None = None) -> StreamScan:
             scan.cut_at = 0
             return scan
         scan.schema_damaged = True
-        nxt = _resync(buf, 0, scan.schema)
+        nxt = _resync(buf, raw(), 0, scan.schema)
         if nxt is None:
             scan.damaged.append((0, buf.size))
             return scan
@@ -249,7 +256,7 @@ def scan_stream(path: Path, schema: pa.Schema | None = None) -> StreamScan:
             scan.batch_offsets.append(offset)
             offset = found[1]
             continue
-        nxt = _resync(buf, offset, scan.schema)
+        nxt = _resync(buf, raw(), offset, scan.schema)
         if nxt is None:  # nothing intact after: a cut-off (or ruined) tail
             scan.cut_at = offset
             break
