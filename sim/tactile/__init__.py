@@ -11,6 +11,17 @@ Pure functions of (pose, tissue, inclusion), numpy/scipy only, no pybullet:
 - `detect`: a background-removed-contrast detector on frames, and a stylus-force-only one.
 - `render`: frames to a PNG. `bench`: frame timing (`python -m sim.tactile.bench`).
 - `blas`: the model runs its small products on one BLAS thread (see there why).
+
+How the palpation scene renders the stylus force from the same model (the probe is level,
+its face centre is the tool position, the tissue surface z = 0):
+
+    array = TactileArray(TactileArrayConfig(tissue=slab_for_stiffness(300.0)))
+    inclusion = Inclusion(center_m=..., radius_m=..., modulus_ratio=12.0)  # ground truth
+    force_map = array.force_map(inclusion)             # once, at build (about a second)
+    fz = force_map.normal_force_n(x, y, z)             # each tick: a few µs, plain floats
+
+and a tactile driver publishes `array.frame(ProbePose(x, y, z), inclusion, rng)` (about
+1 ms each) at `array.config.rate_hz`; A · Σ p of the clean frame equals `fz` within 0.2 %.
 """
 
 from sim.tactile.detect import (

@@ -55,6 +55,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -135,6 +136,26 @@ class Inclusion(BaseModel):
         return self.depth_m - self.radius_m
 
 
+@cache
+def _unit_ball_quadrature(samples_per_radius: int) -> tuple[FloatArray, FloatArray]:
+    """Centroids and volumes of the parts of a cubic lattice's cubes inside the unit ball."""
+    h = 1.0 / samples_per_radius
+    k = (np.arange(-samples_per_radius, samples_per_radius) + 0.5) * h
+    sub = (np.arange(8) + 0.5) / 8.0 * h - 0.5 * h
+    cubes = np.stack(np.meshgrid(k, k, k, indexing="ij"), axis=-1).reshape(-1, 3)
+    offs = np.stack(np.meshgrid(sub, sub, sub, indexing="ij"), axis=-1).reshape(-1, 3)
+    pts = cubes[:, None, :] + offs[None, :, :]
+    inside = (pts**2).sum(axis=-1) <= 1.0
+    count = inside.sum(axis=1)
+    keep = count > 0
+    centroids = (pts * inside[..., None]).sum(axis=1)[keep] / count[keep, None]
+    volumes = count[keep].astype(float)
+    volumes *= 4.0 / 3.0 * math.pi / volumes.sum()
+    centroids.setflags(write=False)
+    volumes.setflags(write=False)
+    return centroids, volumes
+
+
 def inclusion_quadrature(
     inclusion: Inclusion, samples_per_radius: int
 ) -> tuple[FloatArray, FloatArray]:
@@ -144,22 +165,11 @@ def inclusion_quadrature(
     represented by the centroid and the volume of its part inside (measured on 8³ sub-points),
     scaled so the volumes add up to the sphere's exactly.
     """
-    radius = inclusion.radius_m
-    h = radius / samples_per_radius
-    k = (np.arange(-samples_per_radius, samples_per_radius) + 0.5) * h
-    sub = (np.arange(8) + 0.5) / 8.0 * h - 0.5 * h
-    cubes = np.stack(np.meshgrid(k, k, k, indexing="ij"), axis=-1).reshape(-1, 3)
-    offs = np.stack(np.meshgrid(sub, sub, sub, indexing="ij"), axis=-1).reshape(-1, 3)
-    pts = cubes[:, None, :] + offs[None, :, :]
-    inside = (pts**2).sum(axis=-1) <= radius * radius
-    count = inside.sum(axis=1)
-    keep = count > 0
-    centroids = (pts * inside[..., None]).sum(axis=1)[keep] / count[keep, None]
-    volumes = count[keep].astype(float)
-    volumes *= 4.0 / 3.0 * math.pi * radius**3 / volumes.sum()
+    unit, unit_volumes = _unit_ball_quadrature(samples_per_radius)
+    r = inclusion.radius_m
     cx, cy, cz = inclusion.center_m
-    world = np.stack([centroids[:, 0] + cx, centroids[:, 1] + cy, centroids[:, 2] - cz], axis=1)
-    return world, volumes
+    world = np.stack([unit[:, 0] * r + cx, unit[:, 1] * r + cy, unit[:, 2] * r - cz], axis=1)
+    return world, unit_volumes * r**3
 
 
 @dataclass(frozen=True)
@@ -264,7 +274,7 @@ class TactileModel:
         pull, the contact set shrinks and the rest is solved directly.
         Raises ConfigError when the inclusion does not fit inside the slab.
         """
-        if inclusion is None:
+        if inclusion is None or inclusion.modulus_ratio == 1.0:  # 1.0: it is the tissue
             return self._base_unit_forces
         terms = self._terms(inclusion)
         with one_blas_thread():

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from haptics.errors import ConfigError
 from sim.tactile import (
@@ -160,11 +162,12 @@ def test_stiffer_inclusion_gives_more_contrast(model: TactileModel) -> None:
     pose = ProbePose(0.0, 0.0, -0.005)
     base = model.pressure_frame_kpa(pose, None)
     contrast = []
-    for ratio in (2.0, 4.0, 8.0, 12.0, 18.0):
+    for ratio in (1.0, 1.01, 2.0, 4.0, 8.0, 12.0, 18.0):
         inc = Inclusion(center_m=(0.0, 0.0, -0.01), radius_m=0.005, modulus_ratio=ratio)
         contrast.append(float((_bump(model, pose, inc) / base).max()))
     assert all(b > a for a, b in itertools.pairwise(contrast)), contrast
-    assert contrast[2] > 0.1  # a tumour 8× stiffer, 5 mm deep: a >10 % bump
+    assert contrast[0] == 0.0  # as stiff as the tissue: no inclusion at all
+    assert contrast[4] > 0.1  # a tumour 8× stiffer, 5 mm deep: a >10 % bump
 
 
 def test_no_inclusion_no_bump(model: TactileModel) -> None:
@@ -219,3 +222,30 @@ def test_inclusion_outside_the_slab_is_refused(model: TactileModel) -> None:
         )
     with pytest.raises(ConfigError, match="samples_per_radius"):
         TactileModel(samples_per_radius=1)
+
+
+_MODEL = TactileModel()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=st.floats(-0.04, 0.04),
+    y=st.floats(-0.04, 0.04),
+    radius=st.floats(0.002, 0.01),
+    top=st.floats(0.002, 0.015),
+    ratio=st.floats(1.5, 30.0),
+)
+def test_a_stiffer_inclusion_never_softens_the_probe(
+    x: float, y: float, radius: float, top: float, ratio: float
+) -> None:
+    """C loses strain energy where the inclusion is (ΔC ⪯ 0), so K = 1ᵀC⁻¹1 can only grow,
+    and grows with the modulus ratio; every taxel keeps pushing (p ≥ 0)."""
+    pose = ProbePose(x, y, -0.004)
+    inc = Inclusion(center_m=(0.0, 0.0, -(top + radius)), radius_m=radius, modulus_ratio=ratio)
+    forces = _MODEL.taxel_forces_n(pose, inc)
+    assert (forces >= 0.0).all()
+    base = _MODEL.normal_force_n(pose, None)
+    f = float(forces.sum())
+    assert f >= base * (1.0 - 1e-12)
+    stiffer = inc.model_copy(update={"modulus_ratio": ratio * 1.5})
+    assert _MODEL.normal_force_n(pose, stiffer) >= f * (1.0 - 1e-12)
