@@ -14,7 +14,8 @@ byte stream into frames (COBS + CRC, `drivers.serial.framing`), decodes them
 (`drivers.serial.protocol`), reassembles TAXEL_FRAME chunks into `TactileFrame`s
 (`assembly.FrameAssembler`) and stamps each with `time.monotonic_ns()` when its last chunk
 arrived. Every frame goes into a bounded queue read by `get()` (overflow counted, oldest
-dropped) and to the listeners (called on the reader thread: keep them short).
+dropped) and to the listeners (called on the reader thread: keep them short; one that
+raises is logged and counted, and the stream goes on).
 
 Nothing bad stops the stream, and everything is counted: CRC and framing errors, messages
 of the wrong size, version or type, chunks that contradict the handshake, frames lost (seq
@@ -152,6 +153,12 @@ class TaxelBoard:
         return self._info
 
     def _start_reader(self) -> None:
+        self._device_info = self._info = self._asm = self._latest = None
+        self.lost = None
+        self.device_errors = None
+        self._stalled = False
+        self._queue.clear()
+        self._reset_counters()
         self._stop.clear()
         self._ready.clear()
         self._open_error = None
@@ -161,7 +168,8 @@ class TaxelBoard:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop the reader and close the port. Safe to call twice."""
+        """Stop the reader and close the port. Safe to call twice. Frames received before
+        still wait in the queue for `get()`; `open()` again starts from an empty one."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2.0)
@@ -222,7 +230,8 @@ class TaxelBoard:
 
         frames (delivered whole), frames_lost (seq gaps), incomplete_frames, bad_chunks,
         stale_chunks, crc_errors, framing_errors, length_errors, version_errors,
-        unknown_type, unexpected (paddle messages), queue_overflows, stalls, stalled,
+        unknown_type, unexpected (paddle messages), queue_overflows, listener_errors (listeners
+        that raised; the stream goes on), stalls, stalled,
         longest_gap_ms (between frames, board clock: the board paused), host_longest_gap_ms
         (between arrivals: the board, the link or this host paused), rate_hz (board clock,
         first to last frame), host_rate_hz, link,
@@ -247,6 +256,7 @@ class TaxelBoard:
             "unknown_type": c["unknown_type"],
             "unexpected": c["unexpected"],
             "queue_overflows": c["queue_overflows"],
+            "listener_errors": c["listener_errors"],
             "stalls": c["stalls"],
             "stalled": self._stalled,
             "longest_gap_ms": round(c["longest_gap_ns"] / 1e6, 3),
@@ -266,6 +276,7 @@ class TaxelBoard:
     def _reset_counters(self) -> None:
         self._c: dict[str, int] = dict.fromkeys(
             ("length_errors", "version_errors", "unknown_type", "unexpected", "queue_overflows",
+             "listener_errors",
              "stalls", "longest_gap_ns", "host_longest_gap_ns", "first_dev_ns", "last_dev_ns",
              "first_host_ns", "last_host_ns"), 0)
         self._c["crc0"] = self._reader.crc_errors
@@ -428,4 +439,10 @@ class TaxelBoard:
             self._queue.append(frame)
             self._cond.notify_all()
         for listener in self._listeners:
-            listener(frame)
+            try:
+                listener(frame)
+            except Exception:  # a listener's bug must not end the stream: count it
+                c["listener_errors"] += 1
+                if c["listener_errors"] == 1:  # the traceback once, not at the frame rate
+                    log.exception("tactile: a frame listener on %s raised (counted in "
+                                  "stats()['listener_errors'] from now on)", self.port)

@@ -43,6 +43,15 @@ def test_handshake_reports_the_board(taxel_emulator: EmulatorProcess) -> None:
         assert info.protocol_version == p.PROTOCOL_VERSION
         assert info.schema_hash == p.TAXEL_SCHEMA_HASH
         assert board.get(0.5) is not None
+        with pytest.raises(DeviceError, match="already open"):
+            board.open()
+        board.close()
+        assert board.stats()["link"] == "closed"
+        while board.get() is not None:  # frames that came before close() stay to be taken
+            pass
+        again = board.open()  # a closed board opens again, from a clean slate
+        assert again == info and board.stats()["frames"] == 0
+        assert board.get(0.5) is not None
 
 
 def test_configured_geometry_and_rate(emulator_binary: object) -> None:
@@ -200,6 +209,10 @@ def test_listeners_see_every_frame(taxel_emulator: EmulatorProcess) -> None:
         def listener(f: TactileFrame) -> None:
             seen.append(f.seq)
 
+        def broken(f: TactileFrame) -> None:
+            raise RuntimeError("a listener with a bug")
+
+        board.add_listener(broken)
         board.add_listener(listener)
         time.sleep(0.5)
         board.remove_listener(listener)
@@ -212,5 +225,6 @@ def test_listeners_see_every_frame(taxel_emulator: EmulatorProcess) -> None:
             queued.append(f.seq)
         latest = board.latest()
     assert len(seen) >= 80 and seen == list(range(seen[0], seen[0] + len(seen)))
+    assert s["listener_errors"] >= 80  # the broken one raised every time; nothing stopped
     assert len(queued) == 8 and s["queue_overflows"] >= 70  # a bounded queue, overflow counted
     assert latest is not None and latest.seq >= queued[-1]
