@@ -14,8 +14,7 @@ from hand_loop import run_with_hand
 from pydantic import ValidationError
 
 from drivers.simulated.device import MAX_FORCE_N
-from haptics.loop.scene import NO_CONTACT, Contact, Vec3
-from haptics.plugins import load_scene, scene_names
+from haptics.loop.scene import NO_CONTACT, Contact, Vec3, load_scene, scene_names
 from haptics.wire.messages import (
     EVENT_CONTACT_END,
     EVENT_CONTACT_START,
