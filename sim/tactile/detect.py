@@ -150,7 +150,7 @@ def detect_frame(
         r, c = float((w * rows).sum() / total), float((w * cols).sum() / total)
     else:  # a flat residual (noise-free, no inclusion): the peak is as good as anywhere
         r, c = float(peak[0]), float(peak[1])
-    px, py = grid.to_index(r, c)
+    px, py = grid.position_of(r, c)
     world = pose.to_world(px, py) if pose is not None else None
     return Detection(detected, contrast, score, (px, py), world)
 

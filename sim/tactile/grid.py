@@ -54,7 +54,7 @@ class TaxelGrid(BaseModel):
         gx, gy = np.meshgrid(xs, ys, indexing="xy")
         return np.stack([gx.ravel(), gy.ravel()], axis=1)
 
-    def to_index(self, row: float, col: float) -> tuple[float, float]:
+    def position_of(self, row: float, col: float) -> tuple[float, float]:
         """Probe-frame (x, y) in metres of a (fractional) row and column."""
         return (
             (col - 0.5 * (self.cols - 1)) * self.pitch_m,

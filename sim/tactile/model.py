@@ -21,6 +21,13 @@ points x_c filling the sphere (a lattice of `samples_per_radius` per radius, fix
 inclusion, so the answer moves smoothly with the probe). C is a Gram matrix of positive
 energies, so it stays symmetric positive definite at any contrast.
 
+Relation to the layered-column (Winkler) model: under a load much wider than the slab is
+thick, σ_z = p at every depth and C reduces to each column's own Σ hₗ/Eₗ (times S), a
+Winkler foundation of stacked layers. Winkler alone cannot show depth: a column's compliance
+does not depend on where along it the stiff part sits, and neighbouring columns do not share
+load, so its bump is the inclusion's sharp silhouette at any depth. The stress spreading of
+(B2) is what couples the columns and makes depth visible.
+
 Rigid punch: every taxel in contact moves by δ, so C f = δ·1 on the contact set, with f ≥ 0
 (taxels that would pull are taken out of contact and the rest solved again). The normal force
 on the probe is F = Σ f_j = A Σ p_j: the taxel sum and the probe's force are one number,
@@ -46,8 +53,11 @@ Limits: small strain (geometry of the undeformed tissue, force linear in δ; kee
 inclusion's top depth, ~10 % of the slab, for the numbers to mean much); the inclusion's own
 disturbance of the stress field is neglected (first order in the stress, exact in the
 modulus); only σ_z carries energy (the 1.6 factor makes the homogeneous case exact, and the
-inclusion is assumed to scale the same way); frictionless, level probe; the slab is
-laterally unbounded (the scene's block is 100 mm wide, the probe 32 mm).
+inclusion is assumed to scale the same way); the slab is the half-space with the energy
+below H removed (Steinbrenner-style), which ignores how a bonded base confines a nearly
+incompressible layer, so a thin slab under a wide probe comes out softer than it would be;
+frictionless, level probe; the slab is laterally unbounded (the scene's block is 100 mm
+wide, the probe 32 mm).
 """
 
 from __future__ import annotations

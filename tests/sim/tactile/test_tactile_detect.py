@@ -112,6 +112,16 @@ def test_flat_frames_and_traces_detect_nothing(model: TactileModel, background: 
     assert flat.world_xy_m is not None and np.isfinite(flat.world_xy_m).all()
 
 
+def test_nan_taxels_are_ignored(model: TactileModel, background: np.ndarray) -> None:
+    inc = Inclusion(center_m=(0.003, 0.002, -0.011), radius_m=0.006, modulus_ratio=10.0)
+    pose = ProbePose(0.0, 0.0, -0.005)
+    frame = NOISE.apply(model.pressure_frame_kpa(pose, inc), np.random.default_rng(5))
+    frame[3, 4] = frame[10, 12] = np.nan
+    d = detect_frame(frame, background, model.grid, pose)
+    assert d.detected and d.world_xy_m is not None
+    assert np.hypot(d.world_xy_m[0] - 0.003, d.world_xy_m[1] - 0.002) < 0.0015
+
+
 def test_no_contact_detects_nothing(model: TactileModel, background: np.ndarray) -> None:
     inc = Inclusion(center_m=(0.0, 0.0, -0.01), radius_m=0.006)
     frame = model.pressure_frame_kpa(ProbePose(0.0, 0.0, 0.002), inc)
