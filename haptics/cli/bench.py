@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from haptics.bench.stiffness import BenchParams, run_stiffness_bench
+from haptics.errors import ConfigError
 
 SetupFn = Callable[[argparse.ArgumentParser], None]
 
@@ -44,6 +46,14 @@ def add_bench_command(name: str, help: str, setup_fn: SetupFn) -> None:
     _COMMANDS[name] = (help, setup_fn)
     if _bench_sub is not None and name not in _bench_sub.choices:
         setup_fn(_bench_sub.add_parser(name, help=help))
+
+
+def check_range(option: str, value: float, high: float, unit: str) -> float:
+    """`value` if it is finite, above 0 and at most `high`. Raises ConfigError naming the
+    option, the value and the range to give."""
+    if not (math.isfinite(value) and 0 < value <= high):
+        raise ConfigError(f"{option} {value:g}: give a number above 0 and at most {high:g} {unit}")
+    return value
 
 
 # -- haptics bench stiffness --------------------------------------------------------------------
@@ -182,7 +192,8 @@ def _setup_loop(p: argparse.ArgumentParser) -> None:
 def _cmd_loop(args: argparse.Namespace) -> int:
     from haptics.bench.loop import run_loop_bench
 
-    r = run_loop_bench(args.duration, tick_on=args.tick_on, device_clocked=args.device_clocked)
+    duration = check_range("--duration", args.duration, 3600.0, "s")
+    r = run_loop_bench(duration, tick_on=args.tick_on, device_clocked=args.device_clocked)
     b = r["baseline"]
 
     def line(x: dict[str, Any]) -> str:
@@ -212,7 +223,8 @@ def _setup_read(p: argparse.ArgumentParser) -> None:
 def _cmd_read(args: argparse.Namespace) -> int:
     from haptics.bench.read import run_read_bench
 
-    r = run_read_bench(args.hours)
+    # an hour of 1 kHz streams is about 1 GB in memory: ten is the most a workstation holds
+    r = run_read_bench(check_range("--hours", args.hours, 10.0, "h"))
     rows = [
         ("rows", f"{r['rows']:,}"),
         ("load (warm, median of 3)", f"{r['load_s']} s"),
@@ -238,7 +250,8 @@ def _setup_record(p: argparse.ArgumentParser) -> None:
 def _cmd_record(args: argparse.Namespace) -> int:
     from haptics.bench.record import run_record_bench
 
-    r = run_record_bench(args.minutes, camera=not args.no_camera)
+    minutes = check_range("--minutes", args.minutes, 24 * 60.0, "min")
+    r = run_record_bench(minutes, camera=not args.no_camera)
     share = r["recorder_cpu_share"]
     rows = [
         ("samples lost (state+command+telemetry)", str(r["samples_lost"])),
