@@ -201,14 +201,21 @@ def child_error_path(run_dir: Path, name: str) -> Path:
 
 
 def run_child(target: Callable[[Any], None], cfg: BaseModel, error_path: Path) -> None:
-    """A session child's entry point: run `target(cfg)`; on a HapticsError write its message
-    to `error_path` and exit with CHILD_ERROR_EXIT (no traceback: the parent shows the
+    """A session child's entry point: run `target(cfg)`; on a HapticsError, or an error of
+    the machine around it (a ZeroMQ address in use, an OSError), write its message to
+    `error_path` and exit with CHILD_ERROR_EXIT (no traceback: the parent shows the
     message). Any other exception is a bug: its message is written too and it propagates
     with its traceback."""
     try:
         target(cfg)
     except HapticsError as exc:
         _write_child_error(error_path, str(exc))
+        sys.exit(CHILD_ERROR_EXIT)
+    except (zmq.ZMQError, OSError) as exc:
+        _write_child_error(
+            error_path,
+            f"{exc} ({type(exc).__name__}); is another session using the same sockets or ports?",
+        )
         sys.exit(CHILD_ERROR_EXIT)
     except Exception as exc:
         _write_child_error(error_path, f"{type(exc).__name__}: {exc} (a bug: please report it)")
