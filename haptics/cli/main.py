@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from haptics import plugins
-from haptics.cli import bench, dataset, keys, labels, replay, run, scenes, sessions
+from haptics.cli import bench, dataset, keys, labels, replay, run, scenes, sessions, teleop
 from haptics.errors import HapticsError
 
-CORE_COMMANDS = (run, sessions, scenes, replay, bench, dataset, labels, keys)
+CORE_COMMANDS = (run, sessions, scenes, replay, bench, dataset, labels, keys, teleop)
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
