@@ -1,0 +1,37 @@
+"""The passivity controller's damping bound comes from the device's schema: the orchestrator
+hands it to the loop. The replay driver declares the bound its manifest records, so a session
+whose recorded bound is changed replays under the new one."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.manifest import read_manifest, write_manifest
+from haptics.session.reading import open_session
+
+pytestmark = pytest.mark.integration
+
+
+def _run(tmp: Path, duration_s: float, **cfg: object) -> Path:
+    config = SessionConfig(record_dir=tmp, monitor=False, duration_s=duration_s, **cfg)
+    with SessionRun(config) as run:
+        while run.elapsed_s() < duration_s:
+            time.sleep(0.05)
+    return Path(run.result["session"])
+
+
+def test_the_loop_bounds_passivity_damping_by_the_devices_schema(tmp_path: Path) -> None:
+    original = _run(tmp_path / "orig", 3.0, scene_params={"seed": 5})
+    alpha = open_session(original).arrays("telemetry")["pc_alpha"]
+    assert alpha.max() <= 20.0 + 1e-9  # the simulated stylus' bound
+    m = read_manifest(original)
+    assert m.device["schema"]["max_damping_ns_per_m"] == pytest.approx(20.0)
+    m.device["schema"]["max_damping_ns_per_m"] = 1.0  # as if the device were 20 times lighter
+    write_manifest(original, m)
+    replayed = _run(tmp_path / "replay", 3.3, device=f"replay:{original}")
+    alpha = open_session(replayed).arrays("telemetry")["pc_alpha"]
+    assert alpha.max() <= 1.0 + 1e-9
+    assert np.count_nonzero(alpha >= 1.0 - 1e-9) > 0  # it needed more and was held to 1
