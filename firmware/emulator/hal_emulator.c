@@ -99,12 +99,12 @@ size_t hal_serial_rx(uint8_t *buf, size_t cap)
 
 size_t hal_serial_tx_space(void)
 {
-    return EMU_TX_RING - emu.tx_len;
+    return emu.tx_cap > emu.tx_len ? emu.tx_cap - emu.tx_len : 0u;
 }
 
 void hal_serial_tx(const uint8_t *buf, size_t n)
 {
-    for (size_t i = 0; i < n && emu.tx_len < EMU_TX_RING; i++) {
+    for (size_t i = 0; i < n && emu.tx_len < emu.tx_cap; i++) {
         emu.tx[(emu.tx_head + emu.tx_len) % EMU_TX_RING] = buf[i];
         emu.tx_len++;
     }

@@ -10,7 +10,9 @@
 
 #include "plant.h"
 
-#define EMU_TX_RING 16384u
+#define EMU_TX_RING 65536u        /* storage; tx_cap is what a board may fill */
+#define EMU_TX_CAP_PADDLE 16384u  /* about 320 ms of STATE */
+#define EMU_TX_CAP_TAXEL 65536u   /* about 440 ms of 16 x 16 frames at 200 Hz */
 
 typedef struct {
     int master_fd; /* our side of the pty */
@@ -23,6 +25,7 @@ typedef struct {
     double duty;
     double position_lsb_m;
     uint8_t tx[EMU_TX_RING];
+    size_t tx_cap;  /* bytes the queue holds before frames are dropped (whole) */
     size_t tx_head; /* next byte to write to the pty */
     size_t tx_len;  /* bytes queued */
     unsigned long watchdog_kicks;

@@ -504,6 +504,9 @@ int main(int argc, char **argv)
         return 2;
     }
     is_taxel = strcmp(o.kind, "taxel") == 0;
+    /* A taxel frame is three times the bytes of a STATE tick: a deeper queue, standing in for
+     * the host-side buffering of a USB CDC device, rides out a busy host's pauses. */
+    emu.tx_cap = is_taxel ? EMU_TX_CAP_TAXEL : EMU_TX_CAP_PADDLE;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     emu.t0_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - 1000u;

@@ -20,6 +20,12 @@ from haptics.errors import DeviceError, DeviceNotFound, FirmwareMismatch
 pytestmark = pytest.mark.integration
 
 
+def loss(s: dict[str, Any]) -> dict[str, Any]:
+    """What explains frames lost: the board's queue overflowing while the host did not read."""
+    return {"frames_lost": s["frames_lost"], "host_longest_gap_ms": s["host_longest_gap_ms"],
+            "tx_dropped": (s["device_errors"] or {}).get("tx_dropped")}
+
+
 def collect(board: TaxelBoard, seconds: float) -> list[TactileFrame]:
     frames: list[TactileFrame] = []
     end = time.monotonic() + seconds
@@ -70,11 +76,16 @@ def test_rate_within_five_percent_and_nothing_lost(taxel_emulator: EmulatorProce
         collect(board, 0.2)
         board.reset_stats()
         frames = collect(board, 2.0)
+        board.close()  # no more deliveries: what is queued is the rest of the window
+        while (f := board.get()) is not None:
+            frames.append(f)
         s = board.stats()
-    assert s["frames"] == len(frames) >= 380
+    # a frame delivered just before reset_stats() may still have been queued: at most one
+    assert s["frames"] <= len(frames) <= s["frames"] + 1
+    assert s["frames"] >= 380
     assert s["rate_hz"] == pytest.approx(200.0, rel=0.05)
     assert s["host_rate_hz"] == pytest.approx(200.0, rel=0.05)
-    assert s["frames_lost"] == 0 and s["incomplete_frames"] == 0
+    assert s["frames_lost"] == 0 and s["incomplete_frames"] == 0, loss(s)
     assert s["crc_errors"] == s["framing_errors"] == s["length_errors"] == s["bad_chunks"] == 0
     assert s["stalls"] == 0 and not s["stalled"]
     assert s["longest_gap_ms"] < 20  # on the board's clock, a frame every 5 ms
@@ -99,13 +110,22 @@ def test_bit_errors_are_counted_and_cost_only_their_frames(
                     directions=(TO_HOST,)) as relay:
         with TaxelBoard(relay.port) as board:
             frames = collect(board, 2.0)
+            board.close()  # no more deliveries: what is queued is the rest of the window
+            while (f := board.get()) is not None:
+                frames.append(f)
             s = board.stats()
         damaged = relay.stats()[TO_HOST]["corrupted"]
+        overflow = relay.stats()[TO_HOST]["overflow_bytes"]
     assert 5 <= damaged <= 100
     assert s["crc_errors"] > 0
+    # any loss beyond the damage has a counted cause: the board's queue (tx_dropped) or the
+    # relay's pty overflowing while a loaded host did not read (cut frames: framing errors)
+    dropped = (s["device_errors"] or {}).get("tx_dropped", 0)
+    spilled = overflow // 240 + 2 if overflow else 0
     # each damaged chunk is refused (a flip to 0x00 splits it into two bad candidates)
-    assert 0 < s["crc_errors"] + s["framing_errors"] <= 2 * damaged
-    assert 0 < s["frames_lost"] <= damaged  # a damaged chunk costs its frame, no more
+    assert 0 < s["crc_errors"] + s["framing_errors"] <= 2 * damaged + spilled
+    # a damaged chunk costs its frame, no more
+    assert 0 < s["frames_lost"] <= damaged + dropped + spilled, (s, overflow)
     assert s["incomplete_frames"] <= s["frames_lost"]
     # the stream goes on around the damage: every frame numbered is delivered or counted lost
     assert s["frames"] == len(frames) >= 150
@@ -126,8 +146,8 @@ def test_garbage_and_wrong_sizes_are_refused_and_counted(emulator_binary: object
         frames = collect(board, 1.5)
         s = board.stats()
     injected = s["frames"] // 4
-    assert s["frames_lost"] == 0 and s["incomplete_frames"] == 0
-    assert len(frames) >= 250
+    assert s["frames_lost"] == 0 and s["incomplete_frames"] == 0, loss(s)
+    assert len(frames) >= 250, loss(s)
     for key in ("length_errors", "bad_chunks"):
         assert injected / 3 - 2 <= s[key] <= injected / 3 + 2, (key, s)
     assert injected / 3 - 2 <= s["crc_errors"] + s["framing_errors"] <= injected / 3 + 2, s
