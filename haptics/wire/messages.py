@@ -255,6 +255,8 @@ EVENT_CONTACT_END: Final = 1 << 9
 EVENT_OVERRUN: Final = 1 << 10
 EVENT_STALE_INPUT: Final = 1 << 11
 EVENT_ESTOP: Final = 1 << 12
+EVENT_JOINT_LIMIT: Final = 1 << 13  # the follower instrument reached a joint limit
+EVENT_JOINT_LIMIT_END: Final = 1 << 14  # and left it
 
 EVENT_NAMES: Final = {
     EVENT_PUNCTURE: "puncture",
@@ -265,4 +267,6 @@ EVENT_NAMES: Final = {
     EVENT_OVERRUN: "overrun",
     EVENT_STALE_INPUT: "stale_input",
     EVENT_ESTOP: "estop",
+    EVENT_JOINT_LIMIT: "joint_limit",
+    EVENT_JOINT_LIMIT_END: "joint_limit_end",
 }

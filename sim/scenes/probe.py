@@ -10,14 +10,30 @@ answer of a tick out of contact.
 State kept between ticks: `ContactEdges` remembers whether the previous tick was in
 contact; `Probe` keeps only the pybullet bodies. Both give the same answer for a repeated
 tool position (the second call raises no edge).
+
+A scene option, `instrument` (an `RcmConfig` table: the entry point and joint limits), makes
+the tool the tip of a surgical instrument through a fixed entry point
+(`sim.instruments.rcm`): a scene passes it to `Probe(..., instrument=)` and wraps its `step`
+with `instrumented`. The tool then goes where the instrument can reach: at a joint limit the
+tip stops there, the limit spring pushes the operator back along the limited direction (added
+to the scene's force, which is otherwise unchanged), and EVENT_JOINT_LIMIT / _END mark the
+edges in telemetry. The shaft is a visual body in the scene's world (the camera shows it).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from haptics.loop.scene import NO_CONTACT, Contact, Vec3
-from haptics.wire.messages import EVENT_CONTACT_END, EVENT_CONTACT_START
+from haptics.wire.messages import (
+    EVENT_CONTACT_END,
+    EVENT_CONTACT_START,
+    EVENT_JOINT_LIMIT,
+    EVENT_JOINT_LIMIT_END,
+)
+from sim.instruments.rcm import HOME, RcmBody, RcmConfig, Reach, reach
 from sim.world import World
 
 PARKED_M: Vec3 = (0.0, 0.0, 0.05)  # where the tool sphere waits before the first tick
@@ -48,11 +64,39 @@ class Probe:
     Raises SceneError if pybullet cannot start a client.
     """
 
-    def __init__(self, block_half_extents_m: Vec3, tool_radius_m: float) -> None:
+    def __init__(
+        self,
+        block_half_extents_m: Vec3,
+        tool_radius_m: float,
+        instrument: RcmConfig | None = None,
+    ) -> None:
         self.world = World()
         self.radius_m = tool_radius_m
         self.block = self.world.box(block_half_extents_m, (0.0, 0.0, -block_half_extents_m[2]))
         self.tool = self.world.sphere(tool_radius_m, PARKED_M)
+        self.instrument = instrument
+        self.shaft = RcmBody(self.world.client, instrument) if instrument is not None else None
+        self.joints = HOME
+        self._at_limit = False
+
+    def reach(self, commanded: Vec3) -> tuple[Reach, int]:
+        """Where the instrument's tip gets to for the `commanded` tool position (m), with the
+        shaft placed there, and the limit edge events (EVENT_JOINT_LIMIT / _END) this tick.
+
+        Without an instrument the tip is the commanded position, unlimited.
+        """
+        cfg = self.instrument
+        if cfg is None or self.shaft is None:
+            return Reach(commanded, HOME, 0, (0.0, 0.0, 0.0)), 0
+        r = reach(cfg, commanded, self.joints)
+        self.joints = r.joints
+        self.shaft.place(r.tip, r.joints)
+        at = bool(r.limited)
+        events = 0
+        if at != self._at_limit:
+            self._at_limit = at
+            events = EVENT_JOINT_LIMIT if at else EVENT_JOINT_LIMIT_END
+        return r, events
 
     def touch(self, tip: Vec3) -> Touch:
         """Move the tool so its lowest point is `tip` (m) and measure it against the block.
@@ -103,3 +147,34 @@ def left_contact(events: int) -> Contact:
     if not events:
         return NO_CONTACT
     return Contact(False, 0.0, (0.0, 0.0, 0.0), 0.0, -1, False, events)
+
+
+class _ProbedScene(Protocol):
+    _probe: Probe | None
+
+
+S = TypeVar("S", bound=_ProbedScene)
+Step = Callable[[S, Vec3, Vec3, float], Contact]
+
+
+def instrumented(step: Step[S]) -> Step[S]:
+    """Wrap a scene's `step` so its tool is the instrument's tip (when the scene's probe has
+    an instrument; unchanged otherwise): the scene renders at the reached tip (still at a
+    limit: zero velocity), and the limit spring and edge events are added to its answer."""
+
+    @functools.wraps(step)
+    def wrapper(scene: S, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
+        probe = scene._probe
+        if probe is None or probe.instrument is None:
+            return step(scene, tool, tool_velocity, dt_s)
+        r, events = probe.reach(tool)
+        velocity = (0.0, 0.0, 0.0) if r.limited else tool_velocity
+        contact = step(scene, r.tip, velocity, dt_s)
+        if not r.limited and not events:
+            return contact
+        f, p = contact.force, r.force
+        return contact._replace(
+            force=(f[0] + p[0], f[1] + p[1], f[2] + p[2]), events=contact.events | events
+        )
+
+    return wrapper
