@@ -112,6 +112,12 @@ def mismatch_message(port: str, info: p.DeviceInfoReply) -> str | None:
     """What to do when the device's protocol version or schema differs from ours, else None."""
     fw = f"{info.fw_major}.{info.fw_minor}.{info.fw_patch}"
     dv, hv = info.protocol_version, p.PROTOCOL_VERSION
+    kind = p.device_kind(info.device_type)
+    if kind != "paddle":
+        return (f"serial: {port} is a {kind} board (firmware {fw}), not a haptic paddle: it has "
+                "no force to drive. Use `haptics devices test` to check it"
+                + (" (a taxel board: drivers.tactile.TaxelBoard reads it)." if kind == "taxel"
+                   else "."))
     if dv < hv:
         return (f"serial: {port} runs firmware {fw} speaking protocol v{dv}; this haptics speaks "
                 f"v{hv}. Flash firmware for protocol v{hv} (make -C firmware cross, then flash "
