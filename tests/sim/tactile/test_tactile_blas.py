@@ -1,22 +1,20 @@
-"""The model's one-BLAS-thread guard sets every loaded OpenBLAS to 1 thread and restores it."""
+"""The model's one-BLAS-thread guard sets every loaded BLAS to 1 thread and restores it."""
 
 from __future__ import annotations
 
-import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS beside numpy's)
-
-from sim.tactile.blas import _openblas_controls, one_blas_thread
+from sim.tactile.blas import blas_libraries, one_blas_thread
 
 
 def test_one_blas_thread_sets_and_restores() -> None:
-    controls = _openblas_controls()
-    assert controls, "numpy's and scipy's wheels bundle OpenBLAS; none found in this process"
-    original = [get() for get, _ in controls]
+    libs = blas_libraries()
+    assert len(libs) >= 1, "numpy's and scipy's wheels bundle OpenBLAS; none found"
+    original = [lib.num_threads for lib in libs]
     try:
-        for _, put in controls:
-            put(2)
+        for lib in libs:
+            lib.set_num_threads(2)
         with one_blas_thread():
-            assert [get() for get, _ in controls] == [1] * len(controls)
-        assert [get() for get, _ in controls] == [2] * len(controls)
+            assert [lib.num_threads for lib in libs] == [1] * len(libs)
+        assert [lib.num_threads for lib in libs] == [2] * len(libs)
     finally:
-        for (_, put), n in zip(controls, original, strict=True):
-            put(n)
+        for lib, n in zip(libs, original, strict=True):
+            lib.set_num_threads(n)
