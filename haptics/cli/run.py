@@ -248,6 +248,12 @@ def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
         console.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
     if result["recorder_error"] and result["recorder_error"] not in result["problems"]:
         console.print(f"[red]{escape(result['recorder_error'])}[/]", soft_wrap=True)
+    loop = result.get("loop") or {}
+    if loop.get("bad_input") or loop.get("seq_restarts"):
+        console.print(
+            f"loop: {loop.get('bad_input', 0)} sample(s) rejected as bad input (flagged in "
+            f"telemetry), {loop.get('seq_restarts', 0)} device sequence restart(s)"
+        )
     rec = result.get("recorder") or {}
     if rec.get("ok"):
         line = f"recorder: {rec.get('cpu_share', 0.0) * 100:.1f} % of a core"

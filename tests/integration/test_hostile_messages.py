@@ -229,6 +229,7 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
     assert proc.returncode == 0, out + err
     assert "Traceback" not in out + err
     assert "stopped: finished; force zeroed" in out
+    assert "rejected as bad input (flagged in telemetry), 1 device sequence restart" in out
     session = next(record.iterdir())
     shown = haptics("sessions", "show", str(session), "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stdout + shown.stderr
