@@ -614,11 +614,16 @@ class SessionRun:
         disarm = self._ask("device", "disarm")
         self.disarmed = not self.armed or bool(disarm.get("ok"))
         if not self.disarmed:
+            driver = self.procs.get("device")
+            after = (
+                f"the driver zeroes force {self.cfg.safety.driver_watchdog_ms:g} ms after the "
+                "last command"
+                if driver is not None and driver.is_alive()
+                else "the driver process is gone: only a real device's own watchdog zeroes force"
+            )
             problems.append(
-                f"the device did not confirm the disarm at stop ({disarm.get('error')}); the "
-                f"driver zeroes force {self.cfg.safety.driver_watchdog_ms:g} ms after the last "
-                "command, and a real device's firmware watchdog after that: check the device "
-                "is at zero force"
+                f"the device did not confirm the disarm at stop ({disarm.get('error')}); "
+                f"{after}: check the device is at zero force"
             )
         loop_stats = self._ask("loop", "stop", timeout_s=3.0)
         device_stats = self._ask("device", "stop", timeout_s=3.0)

@@ -150,6 +150,9 @@ def test_kill_9_of_the_device_fades_force_and_leaves_a_readable_session(tmp_path
     out, code, session = _session_killing(tmp_path, "haptics-device")
     assert "the device process died (exit code -9)" in out, out
     assert code == 1
+    # the stop could not disarm it, and says so instead of claiming force is zero
+    assert "error: the device did not confirm the disarm at stop" in out, out
+    assert "force NOT confirmed zero" in out
     summary, _ = _show_and_qa(session, tmp_path, (*MUST_PASS, "complete"))
     assert summary["complete"] and summary["status"] == "complete"
     assert not summary["truncated_streams"]
