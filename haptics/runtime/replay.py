@@ -76,7 +76,7 @@ def recorded_loop(session: Session) -> tuple[float, Mapping, SafetyPolicy, list[
         raise SessionError(
             f"{session.path}: the manifest's loop section cannot be used to replay it ({exc}); "
             "fix manifest.json's `loop` (rate_hz, mapping, safety) or replay with "
-            "`recorded_loop=False` (the defaults)"
+            "`haptics replay --default-loop` (the default mapping and policy)"
         ) from exc
     if not rate > 0:
         raise SessionError(f"{session.path}: the manifest's loop rate_hz {rate} is not > 0")
