@@ -18,6 +18,7 @@ import pytest
 import zmq
 
 from haptics.errors import HapticsError
+from haptics.loop.scene import scene_names
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.manifest import read_manifest
 
@@ -50,7 +51,7 @@ def test_a_serial_port_that_does_not_exist_is_one_message_and_no_session(tmp_pat
 def test_an_unknown_scene_starts_nothing(tmp_path: Path) -> None:
     done = haptics("run", "--scene", "nope", "--record", str(tmp_path / "s"), cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr == "error: no scene named 'nope'; available: cutting, needle, palpation\n"
+    assert done.stderr == f"error: no scene named 'nope'; available: {', '.join(scene_names())}\n"
     assert done.stdout == ""
     assert not (tmp_path / "s").exists()
 

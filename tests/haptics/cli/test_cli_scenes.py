@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import ast
+import importlib.metadata
 import json
 from collections.abc import Callable
 from importlib.metadata import EntryPoint
@@ -37,7 +37,7 @@ def tools(monkeypatch: pytest.MonkeyPatch) -> list[EntryPoint]:
     """The haptics.tools group as the CLI sees it (as pyproject will declare it)."""
     eps: list[EntryPoint] = [PLOT_EP]
 
-    real = plugins.entry_points
+    real = importlib.metadata.entry_points
 
     def fake(*, group: str) -> Any:
         return eps if group == plugins.TOOL_GROUP else real(group=group)

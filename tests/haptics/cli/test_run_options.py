@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from haptics.cli.main import build_parser, main
 from haptics.cli.run import session_config
+from haptics.devices.registry import driver_names
 from haptics.errors import ConfigError
+from haptics.loop.scene import scene_names
 from haptics.runtime.orchestrator import MAX_DURATION_S, MAX_RATE_HZ, MIN_RATE_HZ
 
 
@@ -63,11 +65,11 @@ def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         ),
         (
             ["--scene", "nope"],
-            "error: no scene named 'nope'; available: cutting, needle, palpation",
+            f"error: no scene named 'nope'; available: {', '.join(scene_names())}",
         ),
         (
             ["--device", "nope"],
-            "error: no driver named 'nope'; installed drivers: replay, serial, simulated. "
+            f"error: no driver named 'nope'; installed drivers: {', '.join(driver_names())}. "
             "Is the package that provides it installed (pip install -e .)?",
         ),
     ],
