@@ -114,7 +114,7 @@ class TickState(NamedTuple):
     tool_velocity: Vec3  # m/s
     position: Vec3  # newest accepted device sample: position (m)
     velocity: Vec3  # velocity (m/s)
-    applied: Vec3  # force the device reports it applied (N)
+    applied: Vec3  # force the device reports it applied (N): what passivity observes
     buttons: int
     status: int
     seq: int  # seq of the newest accepted sample (0: none yet)
@@ -201,8 +201,9 @@ def accept_sample(
         return state._replace(bad_input=state.bad_input + 1), SAMPLE_BAD
     position: Vec3 = (float(s[5]), float(s[6]), float(s[7]))
     velocity: Vec3 = (float(s[8]), float(s[9]), float(s[10]))
-    applied: Vec3 = (float(s[11]), float(s[12]), float(s[13]))
-    if not plausible(position, velocity, applied):
+    measured: Vec3 = (float(s[11]), float(s[12]), float(s[13]))
+    applied: Vec3 = (float(s[19]), float(s[20]), float(s[21]))  # what the device applied
+    if not (plausible(position, velocity, measured) and plausible(position, velocity, applied)):
         return state._replace(bad_input=state.bad_input + 1), SAMPLE_BAD
     buttons = int(s[14])
     teleop, tool, tool_velocity = teleop_step(

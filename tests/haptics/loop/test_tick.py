@@ -273,3 +273,15 @@ def test_input_age_comes_from_the_sample_not_from_when_it_was_read() -> None:
     s, outs = run(p, s, [None] * 60, start=T0 + 10 * MS)
     assert outs[-1].input_lag_ns == 60 * MS + 200_000
     assert outs[-1].force == (0.0, 0.0, 0.0)
+
+
+def test_passivity_observes_the_applied_force_not_the_measured_one() -> None:
+    p = params()
+    raw = STATE.make(seq=1, host_time_ns=T0 - 200_000, pz=-0.0001, status=STATUS_ARMED,
+                     fx=9.0, afz=0.25)
+    s, _ = tick(p, initial_state(p), raw, T0, Wall(), clock)
+    assert s.applied == (0.0, 0.0, 0.25)
+    bad = STATE.make(seq=2, host_time_ns=T0 + MS - 200_000, pz=-0.0001, status=STATUS_ARMED,
+                     afx=math.nan)
+    _, out = tick(p, s, bad, T0 + MS, Wall(), clock)
+    assert out.verdict == SAMPLE_BAD
