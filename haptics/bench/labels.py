@@ -225,8 +225,8 @@ def start_writers(url: str, writers: int, n: int) -> list[subprocess.Popen[str]]
 def bench_append(url: str, writers: int = 8, per_writer: int = 200) -> dict[str, Any]:
     """Append latency percentiles with `writers` processes writing at once."""
     prepare_append_store(url, writers)
-    t0 = time.perf_counter()
     procs = start_writers(url, writers, per_writer)
+    t0 = time.perf_counter()  # every writer started and ready: from "go" on
     latencies: list[float] = []
     errors: list[str] = []
     for p in procs:

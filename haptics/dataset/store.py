@@ -619,7 +619,7 @@ class LabelStore:
         role = self.role_of(as_person)
         sessions: dict[str, Any] = {}
 
-        def run(conn: Connection) -> list[int]:
+        def validate(conn: Connection) -> list[dict[str, Any]]:
             rows = []
             for i, ans in enumerate(answers):
                 try:
@@ -627,9 +627,12 @@ class LabelStore:
                 except LabelError as exc:
                     where = f"answer {i + 1} of {len(answers)}: " if len(answers) > 1 else ""
                     raise LabelError(f"{where}{exc}; nothing was written") from None
-            return self._insert_answers(conn, rows)
+            return rows
 
-        return self._write(run)
+        # Validate in a read transaction, insert in a short write one: everything checked
+        # (people, assignments, superseded answers) is append-only, so it still holds.
+        rows = self._read(validate)
+        return self._write(lambda conn: self._insert_answers(conn, rows))
 
     def add_answer(self, answer: NewAnswer, as_person: str) -> int:
         """Append one answer; see `add_answers`."""
