@@ -1,8 +1,9 @@
 """A full `haptics run --device serial:<port>` session over the firmware emulator on a pty.
 
 The emulated paddle moves along x only and rests at its origin, so the sessions that check
-force map its origin onto the palpation block's side face, half a millimetre in: the tissue
-pushes back along +x, the firmware applies it, and the paddle moves.
+force map its origin onto the palpation block's side face, 1.5 mm in: the tissue pushes back
+along +x (0.45 N; the policy lets force engage below 1 N), the firmware applies it, and the
+paddle moves.
 """
 
 import json
@@ -13,14 +14,16 @@ import numpy as np
 import pytest
 
 from drivers.serial.emulator import start_emulator
+from haptics.loop.safety import SafetyPolicy
 from haptics.loop.teleop import Mapping
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.reading import Session, open_session, summarize
 
 from .conftest import haptics
 
-# the paddle's origin 0.5 mm inside the block's +x face (half extent 50 mm, tool radius 3 mm)
-INTO_THE_SIDE = Mapping(offset_m=(0.0525, 0.0, -0.01))
+# the paddle's origin 1.5 mm inside the block's +x face (half extent 50 mm, tool radius 3 mm)
+INTO_THE_SIDE = Mapping(offset_m=(0.0515, 0.0, -0.01))
+ENGAGE_IN_CONTACT = SafetyPolicy(engage_below_n=1.0)
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +57,8 @@ def _force_flowed(s: Session, before_ns: int | None = None) -> None:
 def test_force_flows_through_the_firmware_and_moves_the_paddle(tmp_path: Path) -> None:
     with start_emulator("paddle") as emu:
         cfg = SessionConfig(device=f"serial:{emu.port}", duration_s=3.0, record_dir=tmp_path,
-                            monitor=False, mapping=INTO_THE_SIDE)  # fmt: skip
+                            monitor=False, mapping=INTO_THE_SIDE,
+                            safety=ENGAGE_IN_CONTACT)  # fmt: skip
         with SessionRun(cfg) as run:
             assert run.watch() == "finished"
     assert not run.result["problems"], run.result["problems"]
@@ -69,7 +73,8 @@ def test_emulator_killed_mid_session_is_reported_and_the_session_stays_readable(
     emu = start_emulator("paddle")
     try:
         cfg = SessionConfig(device=f"serial:{emu.port}", duration_s=4.0, record_dir=tmp_path,
-                            monitor=False, mapping=INTO_THE_SIDE)  # fmt: skip
+                            monitor=False, mapping=INTO_THE_SIDE,
+                            safety=ENGAGE_IN_CONTACT)  # fmt: skip
         with SessionRun(cfg) as run:
             while run.elapsed_s() < 1.5:
                 time.sleep(0.05)
