@@ -49,6 +49,24 @@ class Scene(Protocol):
         follows in this scene; cheap, needs no `build()`."""
 
 
+class Filmable(Protocol):
+    """Optional render hooks of a scene, called by the camera process only (never by the loop).
+
+    A scene without them is still filmed, as its bare pybullet bodies from a default pose.
+    """
+
+    def build_visuals(self, truth: bool) -> dict[str, Any]:
+        """After `build()`: add what only the picture needs to the scene's world (coloured
+        tissue, the instrument, a cut-away) and hide bodies that exist only for contact.
+        `truth`: also show hidden ground truth (e.g. an inclusion). Returns the camera
+        framing the scene suggests: any of `haptics.session.camera.CameraPose`'s fields.
+        Raises SceneError if the world is not built."""
+
+    def update_visuals(self) -> None:
+        """Once per frame, after `step()` placed the tool: move the instrument, dent the
+        surface where the tool presses. Costs a few ms at most (the camera's frame budget)."""
+
+
 class SceneFactory(Protocol):
     """A scene class: built from its parameters (the scene config's table)."""
 

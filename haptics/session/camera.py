@@ -1,6 +1,7 @@
 """The camera process: mirrors the scene, renders it at `fps`, publishes every frame.
 
-pybullet holds the GIL and TinyRenderer costs ~5–12 ms a frame at 320×240, so rendering
+pybullet holds the GIL and TinyRenderer costs ~10–20 ms of CPU a frame at 320×240 with the
+scenes' coloured tissue (a printed figure: tests/integration/test_camera.py), so rendering
 never happens in the loop's process: the camera is its own process, off the loop's CPU
 and at a lower priority than the recorder and the driver (a late frame is skipped and
 counted; the force path is never slowed). The loop does not wait for it either: the camera
@@ -12,12 +13,21 @@ position), place the tool, render with `ER_TINY_RENDERER`, publish. A slot that 
 over when the previous frame ends is skipped and counted, never caught up in a burst.
 Nothing is rendered before the first telemetry arrives (every frame shows a real tick).
 
-Scene contract (duck typing; the `Scene` protocol in haptics/scene.py is unchanged):
+Scene contract (duck typing; `Scene` and the optional `Filmable` in haptics/loop/scene.py):
 - required: `scene.world.client`, the pybullet client id of the world `build()` made. A
   scene without it cannot be filmed and the camera stops with a SceneError saying so.
 - the tool is placed with the protocol's own `scene.step(tool, (0, 0, 0), 1/fps)`, so the
   picture shows it exactly where the loop put it (a scene's tip offset included).
-- optional: `scene.tool`, the tool's body id; when present it is tinted red to stand out.
+- optional: `scene.build_visuals(truth)`, called once after `build()`: the scene adds what
+  only the picture needs (coloured layers, a cut-away, the instrument; with `truth`, hidden
+  ground truth such as an inclusion) and returns its framing, used for every `CameraPose`
+  field the user left unset. `scene.update_visuals()`, called every frame after `step()`:
+  the instrument follows the tool and the surface dents under it. Both run here, at frame
+  rate, never in the loop's 1 kHz tick.
+- optional: `scene.tool`, the tool's body id; when present it is tinted steel blue.
+
+Picture: TinyRenderer's white background is replaced by a dark gradient; one light from the
+front left, low enough that a dent in the surface shades.
 
 Wire format of the "frames" topic, one single-part message per frame: the `FRAME` header
 (kind 4, version 1, seq u8, host_time_ns i8, source_tick u8, width u2, height u2; little
@@ -60,21 +70,57 @@ FRAME = Layout(
 )
 
 FRAME_HWM_S: Final = 10.0  # seconds of frames queued per socket before the oldest are dropped
-_TOOL_RGBA: Final = (0.85, 0.1, 0.1, 1.0)
+# steel blue: no tissue colour comes near it (sim.visuals.INSTRUMENT is the same)
+_TOOL_RGBA: Final = (0.20, 0.55, 0.95, 1.0)
+# light from the front left, fairly low so that a dent casts shading, of a camera looking along +y
+LIGHT_DIRECTION: Final = (-1.0, -0.7, 0.8)
+_BACKDROP_RGB: Final = (70, 80, 96)
 _TEL_TICK: Final = TELEMETRY.names.index("tick")
 _TEL_TOOL: Final = TELEMETRY.names.index("tool_x")
 
 
 class CameraPose(BaseModel):
-    """Where the camera looks from (pybullet yaw/pitch about a target), and its lens."""
+    """Where the camera looks from (pybullet yaw/pitch about a target), its lens, and whether
+    it shows hidden ground truth.
 
-    target_m: tuple[float, float, float] = (0.0, 0.0, -0.01)
-    distance_m: float = Field(0.16, gt=0)
-    yaw_deg: float = 30.0
-    pitch_deg: float = -35.0
-    fov_deg: float = Field(50.0, gt=0, lt=180)
-    near_m: float = Field(0.01, gt=0)
-    far_m: float = Field(1.0, gt=0)
+    A field left at None takes the scene's framing (`build_visuals()`), else `DEFAULT_POSE`'s.
+    `truth` is recorded in the manifest with the pose: a video that shows an inclusion must
+    not be mistaken for what the operator saw.
+    """
+
+    target_m: tuple[float, float, float] | None = None
+    distance_m: float | None = Field(None, gt=0)
+    yaw_deg: float | None = None
+    pitch_deg: float | None = None
+    fov_deg: float | None = Field(None, gt=0, lt=180)
+    near_m: float | None = Field(None, gt=0)
+    far_m: float | None = Field(None, gt=0)
+    truth: bool = False
+
+
+DEFAULT_POSE: Final = {
+    "target_m": (0.0, 0.0, -0.01),
+    "distance_m": 0.16,
+    "yaw_deg": 30.0,
+    "pitch_deg": -35.0,
+    "fov_deg": 50.0,
+    "near_m": 0.01,
+    "far_m": 1.0,
+}
+
+
+def resolve_pose(pose: CameraPose, framing: dict[str, Any]) -> CameraPose:
+    """The pose to render with: the fields the user set, else the scene's `framing`, else
+    `DEFAULT_POSE` (pure). Raises SceneError when the scene's framing is not a valid pose."""
+    chosen = {k: v for k, v in pose.model_dump().items() if v is not None}
+    merged = {**DEFAULT_POSE, **{k: v for k, v in framing.items() if k in DEFAULT_POSE}}
+    try:
+        return CameraPose(**{**merged, **chosen})
+    except ValueError as exc:
+        raise SceneError(
+            f"the scene's camera framing {framing} is not a valid pose ({exc}); fix the "
+            "scene's build_visuals() or set the camera pose explicitly"
+        ) from exc
 
 
 class CameraConfig(BaseModel):
@@ -136,12 +182,31 @@ def scene_client(scene: Any) -> int:
     return client
 
 
+def backdrop_gradient(width: int, height: int) -> np.ndarray[Any, Any]:
+    """A dark slate gradient, lighter at the top, height × width × 3 uint8 (pure)."""
+    shade = np.linspace(1.0, 0.55, height)[:, None, None] * np.asarray(_BACKDROP_RGB)
+    return np.broadcast_to(shade, (height, width, 3)).astype(np.uint8)
+
+
+def backdrop(img: np.ndarray[Any, Any], back: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """`img` (RGB uint8) with TinyRenderer's white background replaced by `back` (pure).
+
+    Only pure white (255, 255, 255) is background: lit tissue never reaches it in all three
+    channels (its colours have no channel above 0.98 and the grain texture tops at 253).
+    """
+    empty = (img == 255).all(axis=2)
+    return np.where(empty[:, :, None], back, img)
+
+
 class Renderer:
     """TinyRenderer on one pybullet client, with a fixed view; returns RGB bytes."""
 
     def __init__(self, client: int, width: int, height: int, pose: CameraPose) -> None:
+        """`pose` fields left at None take `DEFAULT_POSE`'s values."""
         import pybullet
 
+        pose = resolve_pose(pose, {})
+        assert pose.target_m is not None and pose.distance_m is not None  # resolved
         self.p, self.client, self.width, self.height = pybullet, client, width, height
         self.view = pybullet.computeViewMatrixFromYawPitchRoll(
             pose.target_m, pose.distance_m, pose.yaw_deg, pose.pitch_deg, 0.0, 2
@@ -149,6 +214,7 @@ class Renderer:
         self.proj = pybullet.computeProjectionMatrixFOV(
             pose.fov_deg, width / height, pose.near_m, pose.far_m
         )
+        self._backdrop = backdrop_gradient(width, height)
 
     def tint(self, body: int, rgba: tuple[float, float, float, float]) -> None:
         """Colour a body's visual shape (best effort: bodies without one stay as they are)."""
@@ -166,12 +232,18 @@ class Renderer:
                 self.proj,
                 renderer=p.ER_TINY_RENDERER,
                 flags=p.ER_NO_SEGMENTATION_MASK,
+                lightDirection=LIGHT_DIRECTION,
+                lightColor=(1.0, 1.0, 1.0),
+                lightAmbientCoeff=0.45,
+                lightDiffuseCoeff=0.7,
+                lightSpecularCoeff=0.08,
+                shadow=0,
                 physicsClientId=self.client,
             )
         except p.error as exc:
             raise SceneError(f"camera: pybullet could not render ({exc})") from exc
-        img = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)
-        return np.ascontiguousarray(img[:, :, :3]).tobytes()
+        img = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[:, :, :3]
+        return backdrop(img, self._backdrop).tobytes()
 
 
 def _cpu_s() -> float:
@@ -197,7 +269,12 @@ def run_camera_process(cfg: CameraConfig) -> None:
     frames = publisher(ctx, cfg.endpoints["frames"], hwm=frame_hwm(cfg.fps))
     stats: dict[str, Any] = {"published": 0, "skipped": 0, "bad_telemetry": 0, "streaming": False}
     try:
-        renderer = Renderer(scene_client(scene), cfg.width, cfg.height, cfg.pose)
+        client = scene_client(scene)
+        framing: dict[str, Any] = {}
+        build_visuals = getattr(scene, "build_visuals", None)
+        if callable(build_visuals):
+            framing = dict(build_visuals(cfg.pose.truth) or {})
+        renderer = Renderer(client, cfg.width, cfg.height, resolve_pose(cfg.pose, framing))
         tool_body = getattr(scene, "tool", None)
         if isinstance(tool_body, int):
             renderer.tint(tool_body, _TOOL_RGBA)
@@ -231,6 +308,8 @@ def _film(
     period = round(1e9 / cfg.fps)
     dt = period / 1e9
     unpack = TELEMETRY.unpack
+    update = getattr(scene, "update_visuals", None)
+    update = update if callable(update) else None
     render_ns: list[int] = []
     tick: int | None = None
     tool = (0.0, 0.0, 0.0)
@@ -264,6 +343,8 @@ def _film(
         if tick is not None:
             t0 = time.monotonic_ns()
             scene.step(tool, (0.0, 0.0, 0.0), dt)
+            if update is not None:
+                update()
             rgb = renderer.render()
             seq += 1
             frames.send(pack_frame(seq, t0, tick, cfg.width, cfg.height, rgb))

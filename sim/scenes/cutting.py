@@ -46,15 +46,32 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
 from sim.scenes.needle import OPERATOR_ARM_STIFFNESS_N_PER_M, lateral_spring
 from sim.scenes.probe import ContactEdges, Probe, left_contact
 from sim.tissue.base import TissueInput
 from sim.tissue.cutting import Cutting, CuttingState
+from sim.visuals import (
+    HIDDEN,
+    NO_PRESS,
+    TISSUE,
+    Bodies,
+    Incision,
+    Instrument,
+    Press,
+    Stratum,
+    TissueView,
+    scalpel,
+    tip_of,
+)
 from sim.world import World
 
 BLOCK_HALF_EXTENTS_M = (0.10, 0.10, 0.04)
 MAX_PATH_OFFSET_M = 0.06  # path ends within ±6 cm of the block's centre
+VIEW_MARGIN_M = 0.02  # the picture shows the path and this much tissue around it
+VIEW_DEPTH_M = 0.03  # how deep the block is drawn (the picture is about the surface)
+VIEW_CONTACT_RADIUS_M = 2.0e-3  # how wide the blade dents the surface before it breaks in
 
 
 class CuttingConfig(BaseModel):
@@ -145,6 +162,9 @@ class CuttingScene:
         self.state: CuttingState = self.model.initial_state()
         self._edges = ContactEdges()
         self._proxy_x = self._proxy_y = 0.0
+        self._view: TissueView | None = None
+        self._blade: Instrument | None = None
+        self._incision: Incision | None = None
 
     def build(self) -> None:
         """Create the tissue block and the blade edge in a DIRECT pybullet client."""
@@ -192,6 +212,46 @@ class CuttingScene:
             False,
             events,  # tissue event bits are the telemetry bits
         )
+
+    def build_visuals(self, truth: bool = False) -> dict[str, Any]:
+        """Camera only: the tissue around the planned path, the scalpel, and what has been
+        cut so far as a dark incision (`truth` changes nothing: the cut is always shown).
+        Returns the framing: oblique from the front, over the path's middle."""
+        probe = self._probe
+        if probe is None:
+            raise SceneError("cutting scene: build() before build_visuals()")
+        client = probe.world.client
+        bodies = Bodies(client)
+        bodies.paint(probe.block, HIDDEN)
+        (ax, ay), (bx, by) = self.cfg.path_start_m, self.cfg.path_end_m
+        m = VIEW_MARGIN_M
+        x = (min(ax, bx) - m, max(ax, bx) + m)
+        y = (min(ay, by) - m, max(ay, by) + m)
+        depth = VIEW_DEPTH_M
+        strata = [Stratum("tissue", depth, TISSUE)]
+        self._view = TissueView(client, strata, x, y, depth, 2.5e-3)
+        self._incision = Incision(bodies, self.cfg.path_start_m, self.cfg.path_end_m)
+        self._blade = scalpel(bodies, (self._ux, self._uy))
+        cx, cy = (ax + bx) / 2, (ay + by) / 2
+        return {
+            "target_m": (cx, cy, -0.002),
+            "distance_m": 0.09,
+            "yaw_deg": 0.0,
+            "pitch_deg": -38.0,
+        }
+
+    def update_visuals(self) -> None:
+        """Camera only: place the scalpel; show the incision; dent the surface under the
+        blade until it breaks in (then the tissue is cut open, not dented)."""
+        probe, view, blade, incision = self._probe, self._view, self._blade, self._incision
+        if probe is None or view is None or blade is None or incision is None:
+            return
+        tip = tip_of(probe.world.client, probe.tool, self.cfg.blade_radius_m)
+        blade.place(tip)
+        incision.show(self.state.cut_intervals)
+        depth = -tip[2]
+        pressing = depth > 0.0 and not self.state.cutting
+        view.press(Press(tip[0], tip[1], depth, VIEW_CONTACT_RADIUS_M) if pressing else NO_PRESS)
 
     @property
     def cut_intervals_m(self) -> tuple[tuple[float, float], ...]:
@@ -244,3 +304,4 @@ class CuttingScene:
         if self._probe is not None:
             self._probe.close()
             self._probe = self.world = None
+            self._view = self._blade = self._incision = None

@@ -44,16 +44,34 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
 from sim.scenes.probe import ContactEdges, Probe, left_contact
 from sim.tissue.base import TissueInput
 from sim.tissue.layered import INTACT, SKIN_FAT_MUSCLE, Layer, LayeredState
 from sim.tissue.needle import NeedleInsertion
 from sim.tissue.polynomial_stiffening import PolynomialStiffening
+from sim.visuals import (
+    HIDDEN,
+    NO_PRESS,
+    Bodies,
+    Instrument,
+    Press,
+    Stratum,
+    TissueView,
+    layer_colour,
+    needle,
+    tip_of,
+)
 from sim.world import World
 
 BLOCK_HALF_EXTENTS_M = (0.10, 0.10, 0.06)
 MAX_INSERTION_OFFSET_M = 0.04  # insertion points within ±4 cm of the block's centre
+# The picture (camera only): a cut-away through the insertion point, the layers drawn to
+# this depth, and the dent's contact radius (a needle tip tents the skin wider than its
+# 0.5 mm: a visual choice, see sim.visuals).
+VIEW_DEPTH_M = 0.045
+VIEW_CONTACT_RADIUS_M = 1.5e-3
 # Stiffness of the operator's arm the scripted operator is planned for (drivers' HandModel
 # default; Hogan's measurements put human arm stiffness at 200–1000 N/m).
 OPERATOR_ARM_STIFFNESS_N_PER_M = 400.0
@@ -256,6 +274,8 @@ class NeedleScene:
         self._edges = ContactEdges()
         self._anchored = False
         self._anchor_x = self._anchor_y = 0.0
+        self._view: TissueView | None = None
+        self._needle: Instrument | None = None
 
     def build(self) -> None:
         """Create the tissue block and the needle tip in a DIRECT pybullet client."""
@@ -301,6 +321,53 @@ class NeedleScene:
             events | out.events,  # tissue event bits are the telemetry bits
         )
 
+    def build_visuals(self, truth: bool = False) -> dict[str, Any]:
+        """Camera only: the layers in a cut-away through the insertion point, the needle's
+        shaft and hub; `truth` changes nothing (the layers are the ground truth and always
+        shown). Returns the framing: the cut face, seen from the front, a little above."""
+        probe = self._probe
+        if probe is None:
+            raise SceneError("needle scene: build() before build_visuals()")
+        bodies = Bodies(probe.world.client)
+        bodies.paint(probe.block, HIDDEN)
+        x, y = self.cfg.insertion_point_m
+        strata = [
+            Stratum(layer.name, layer.thickness_m, layer_colour(layer.name, i))
+            for i, layer in enumerate(self.cfg.layers)
+        ]
+        self._view = TissueView(
+            probe.world.client,
+            strata,
+            (x - 0.04, x + 0.04),
+            (y, y + 0.03),
+            VIEW_DEPTH_M,
+            resolution_m=2.0e-3,
+        )
+        self._needle = needle(bodies)
+        return {"target_m": (x, y, -0.012), "distance_m": 0.075, "yaw_deg": 0.0, "pitch_deg": -12.0}
+
+    def update_visuals(self) -> None:
+        """Camera only: place the needle at the tip; dent the boundary it presses on."""
+        probe, view, inst = self._probe, self._view, self._needle
+        if probe is None or view is None or inst is None:
+            return
+        tip = tip_of(probe.world.client, probe.tool, probe.radius_m)
+        inst.place(tip)
+        view.press(self.visible_press(tip))
+
+    def visible_press(self, tip: Vec3) -> Press:
+        """The dent the picture shows for the tip at `tip`: the boundary of the first intact
+        layer, pushed in to the tip while the model says that layer is deflecting (drawn
+        layers keep their nominal depths, so the dent reaches exactly the tip)."""
+        depth = -tip[2]
+        n = self.state.punctured
+        if depth <= 0.0 or n >= len(self.cfg.layers):
+            return NO_PRESS
+        top = sum(layer.thickness_m for layer in self.cfg.layers[:n])
+        if depth <= top:
+            return NO_PRESS
+        return Press(tip[0], tip[1], depth - top, VIEW_CONTACT_RADIUS_M, n)
+
     def describe(self) -> dict[str, Any]:
         """Config and ground truth: layer stack and quasi-static puncture depths."""
         depths = puncture_depths_m(self.model)
@@ -334,3 +401,4 @@ class NeedleScene:
         if self._probe is not None:
             self._probe.close()
             self._probe = self.world = None
+            self._view = self._needle = None

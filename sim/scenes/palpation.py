@@ -25,12 +25,27 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
 from sim.scenes.probe import ContactEdges, Probe, left_contact
 from sim.tissue.kelvin_voigt import kelvin_voigt_force
+from sim.visuals import (
+    HIDDEN,
+    INCLUSION,
+    NO_PRESS,
+    TISSUE,
+    Bodies,
+    Instrument,
+    Press,
+    Stratum,
+    TissueView,
+    probe,
+    tip_of,
+)
 from sim.world import World
 
 BLOCK_HALF_EXTENTS_M = (0.05, 0.05, 0.02)
+VIEW_HALF_WIDTH_M = 0.04  # the picture shows the middle 8 cm of the block (camera only)
 
 
 class PalpationConfig(BaseModel):
@@ -83,6 +98,8 @@ class PalpationScene:
         self.world: World | None = None
         self._probe: Probe | None = None
         self._edges = ContactEdges()
+        self._view: TissueView | None = None
+        self._probe_look: Instrument | None = None
 
     def build(self) -> None:
         probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.tool_radius_m)
@@ -131,6 +148,51 @@ class PalpationScene:
             events,
         )
 
+    def build_visuals(self, truth: bool = False) -> dict[str, Any]:
+        """Camera only: the tissue block and the probe; `truth` cuts the block away through
+        the inclusion's centre and shows the inclusion. Returns the framing: oblique from
+        the front, over the palpation lines."""
+        probe_world = self._probe
+        if probe_world is None:
+            raise SceneError("palpation scene: build() before build_visuals()")
+        client = probe_world.world.client
+        bodies = Bodies(client)
+        bodies.paint(probe_world.block, HIDDEN)
+        bodies.paint(self.inc, INCLUSION if truth else HIDDEN)
+        half = VIEW_HALF_WIDTH_M
+        front = self.inclusion.center_m[1] if truth else -half
+        strata = [Stratum("tissue", 2 * BLOCK_HALF_EXTENTS_M[2], TISSUE)]
+        self._view = TissueView(
+            client, strata, (-half, half), (front, half), 2 * BLOCK_HALF_EXTENTS_M[2], 2.5e-3
+        )
+        self._probe_look = probe(bodies, self.cfg.tool_radius_m)
+        if truth:
+            return {
+                "target_m": (0.0, front, -0.008),
+                "distance_m": 0.13,
+                "yaw_deg": 0.0,
+                "pitch_deg": -28.0,
+            }
+        return {
+            "target_m": (0.0, 0.0, -0.004),
+            "distance_m": 0.11,
+            "yaw_deg": 0.0,
+            "pitch_deg": -40.0,
+        }
+
+    def update_visuals(self) -> None:
+        """Camera only: place the probe at the tool; dent the surface under it."""
+        probe_world, view, look = self._probe, self._view, self._probe_look
+        if probe_world is None or view is None or look is None:
+            return
+        r = self.cfg.tool_radius_m
+        tip = tip_of(probe_world.world.client, probe_world.tool, r)
+        look.place(tip)
+        depth = -tip[2]
+        # a ball pushed in by d touches a disc of radius √(2rd − d²), at most r
+        a = math.sqrt(max(0.0, 2 * r * min(depth, r) - min(depth, r) ** 2))
+        view.press(Press(tip[0], tip[1], depth, max(a, 0.3 * r)) if depth > 0 else NO_PRESS)
+
     def describe(self) -> dict[str, Any]:
         return {
             "scene": self.name,
@@ -157,3 +219,4 @@ class PalpationScene:
         if self._probe is not None:
             self._probe.close()
             self._probe = self.world = None
+            self._view = self._probe_look = None
