@@ -274,7 +274,9 @@ def run_camera_process(cfg: CameraConfig) -> None:
         build_visuals = getattr(scene, "build_visuals", None)
         if callable(build_visuals):
             framing = dict(build_visuals(cfg.pose.truth) or {})
-        renderer = Renderer(client, cfg.width, cfg.height, resolve_pose(cfg.pose, framing))
+        pose = resolve_pose(cfg.pose, framing)
+        stats["pose"] = pose.model_dump()  # what the frames show, for the manifest
+        renderer = Renderer(client, cfg.width, cfg.height, pose)
         tool_body = getattr(scene, "tool", None)
         if isinstance(tool_body, int):
             renderer.tint(tool_body, _TOOL_RGBA)
