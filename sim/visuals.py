@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -428,3 +428,11 @@ def tip_of(client: int, sphere: int, radius_m: float) -> Vec3:
     """The tool position of a scene's tool sphere: its lowest point (sim.scenes.probe)."""
     (x, y, z), _ = pybullet.getBasePositionAndOrientation(sphere, physicsClientId=client)
     return (float(x), float(y), float(z) - radius_m)
+
+
+def instrument_or_none(probe: Any, make: Callable[[], Instrument]) -> Instrument:
+    """`make()`, unless the scene's `Probe` already draws an instrument (the RCM option of
+    sim.scenes.probe puts a shaft in the world): then an empty one, so nothing is drawn twice."""
+    if getattr(probe, "shaft", None) is not None:
+        return Instrument(Bodies(probe.world.client), [])
+    return make()

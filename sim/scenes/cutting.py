@@ -62,6 +62,7 @@ from sim.visuals import (
     Press,
     Stratum,
     TissueView,
+    instrument_or_none,
     scalpel,
     tip_of,
 )
@@ -231,7 +232,7 @@ class CuttingScene:
         strata = [Stratum("tissue", depth, TISSUE)]
         self._view = TissueView(client, strata, x, y, depth, 2.5e-3)
         self._incision = Incision(bodies, self.cfg.path_start_m, self.cfg.path_end_m)
-        self._blade = scalpel(bodies, (self._ux, self._uy))
+        self._blade = instrument_or_none(probe, lambda: scalpel(bodies, (self._ux, self._uy)))
         cx, cy = (ax + bx) / 2, (ay + by) / 2
         return {
             "target_m": (cx, cy, -0.002),

@@ -59,6 +59,7 @@ from sim.visuals import (
     Press,
     Stratum,
     TissueView,
+    instrument_or_none,
     layer_colour,
     needle,
     tip_of,
@@ -343,7 +344,7 @@ class NeedleScene:
             VIEW_DEPTH_M,
             resolution_m=2.0e-3,
         )
-        self._needle = needle(bodies)
+        self._needle = instrument_or_none(probe, lambda: needle(bodies))
         return {"target_m": (x, y, -0.012), "distance_m": 0.075, "yaw_deg": 0.0, "pitch_deg": -12.0}
 
     def update_visuals(self) -> None:

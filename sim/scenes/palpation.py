@@ -39,6 +39,7 @@ from sim.visuals import (
     Press,
     Stratum,
     TissueView,
+    instrument_or_none,
     probe,
     tip_of,
 )
@@ -165,7 +166,9 @@ class PalpationScene:
         self._view = TissueView(
             client, strata, (-half, half), (front, half), 2 * BLOCK_HALF_EXTENTS_M[2], 2.5e-3
         )
-        self._probe_look = probe(bodies, self.cfg.tool_radius_m)
+        self._probe_look = instrument_or_none(
+            probe_world, lambda: probe(bodies, self.cfg.tool_radius_m)
+        )
         if truth:
             return {
                 "target_m": (0.0, front, -0.008),
