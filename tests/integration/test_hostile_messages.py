@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -39,7 +40,6 @@ from haptics.loop.safety import SafetyPolicy
 from haptics.session.manifest import Manifest, StreamInfo, write_manifest
 from haptics.session.reading import open_session
 from haptics.session.streams import arrow_schema, file_sha256
-from haptics.wire import control
 from haptics.wire.messages import FLAG_BAD_INPUT, STATE, STATUS_BAD_SAMPLE
 
 from .conftest import HAPTICS, haptics
@@ -152,10 +152,15 @@ HOSTILE_STOPS = [  # a malformed stop must not end (or spoil) the recording
 ]
 
 
-def _wait_armed(record: Path, tmp: Path, timeout_s: float = 60.0) -> Path:
+def _wait_armed(
+    proc: subprocess.Popen[str], record: Path, tmp: Path, timeout_s: float = 120.0
+) -> Path:
     """The run folder (sockets) once the session is armed (its device is annotated)."""
     give_up = time.monotonic() + timeout_s
     while time.monotonic() < give_up:
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the run ended before it started: {out}{err}")
         runs = [p for p in tmp.iterdir() if p.name.startswith("haptics-")]
         for session in record.iterdir() if record.exists() else []:
             m = session / "manifest.json"
@@ -179,7 +184,7 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     answers: dict[str, list[dict[str, object] | None]] = {}
     try:
-        run_dir = _wait_armed(record, tmp)
+        run_dir = _wait_armed(proc, record, tmp)
         ctl = {n: f"ipc://{run_dir / ('ctl-' + n)}" for n in ("loop", "device", "recorder")}
         # the control plane: every process answers every bad request with an error
         for name, endpoint in ctl.items():
@@ -204,10 +209,6 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
             for i in range(1000):
                 xsub.send(b"\x01" + i.to_bytes(4, "little"))
             xsub.close(0)
-        loop_stats = control.request(ctx, ctl["loop"], "stats", 3.0)
-        while loop_stats["ticks"] < (RESTART_AT + 1.0) * RATE_HZ:  # past every hostile sample
-            time.sleep(0.2)
-            loop_stats = control.request(ctx, ctl["loop"], "stats", 3.0)
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -223,13 +224,17 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
         assert dropped is None
     assert all(r is not None and r["ok"] is False for r in answers["stop"]), answers["stop"]
     assert all(r is not None and r["ok"] is False for r in answers["device-arm"])
-    assert len(burst) > 50 and all(r is not None and r["ok"] is False for r in burst)
+    # the loop answers control every 16 ticks: about 60 requests a second at most
+    assert len(burst) >= 10 and all(r is not None and r["ok"] is False for r in burst)
 
     # the session ended normally
     assert proc.returncode == 0, out + err
     assert "Traceback" not in out + err
     assert "stopped: finished; force zeroed" in out
-    assert "rejected as bad input (flagged in telemetry), 1 device sequence restart" in out
+    # the loop's own counts, from its stop reply
+    counted = re.search(r"loop: (\d+) sample\(s\) rejected as bad input .*, (\d+) device seq", out)
+    assert counted is not None, out
+    assert int(counted[1]) >= 3 and int(counted[2]) == 1  # NaN, absurd, 10¹² ahead; a restart
     session = next(record.iterdir())
     shown = haptics("sessions", "show", str(session), "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stdout + shown.stderr
@@ -244,7 +249,6 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
     state, tel = s.arrays("state"), s.arrays("telemetry")
     assert int(((state["status"] & STATUS_BAD_SAMPLE) != 0).sum()) == 2  # NaN and absurd
     assert int(((tel["flags"] & FLAG_BAD_INPUT) != 0).sum()) >= 3  # + the seq 10¹² ahead
-    assert loop_stats["bad_input"] >= 3 and loop_stats["seq_restarts"] >= 1, loop_stats
     # force flows again in the second press: the real samples after the hostile ones are used
     back = np.flatnonzero(np.diff(state["seq"].astype(np.int64)) < 0)
     assert back.size == 2  # back from 10¹² ahead, and the restart
