@@ -25,6 +25,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from haptics.cli.live import LiveStats
+from haptics.devices.registry import load_driver, split_device_spec
 from haptics.errors import ConfigError, HapticsError
 from haptics.loop.safety import load_policy
 from haptics.plugins import load_tool
@@ -55,7 +56,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--scene", default="palpation", help="scene name (`haptics scenes list`)")
     p.add_argument(
-        "--device", default="simulated", help="driver[:argument], e.g. serial:/dev/ttyACM0"
+        "--device",
+        action="append",
+        default=None,
+        help="driver[:argument], e.g. serial:/dev/ttyACM0 (default: simulated); repeat it to "
+        "add sense-only devices, each in its own process, recorded beside the stylus: "
+        "--device simulated --device tactile-sim",
     )
     p.add_argument("--duration", type=float, default=10.0, help="seconds; 0 runs until Ctrl-C")
     p.add_argument(
@@ -135,7 +141,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
     fields: dict[str, Any] = {
         **extra,
         "tick_on": args.tick_on,
-        "device": args.device,
+        **split_devices(args.device or ["simulated"]),
         "scene": args.scene,
         "scene_params": params,
         "duration_s": None if args.duration == 0 else args.duration,
@@ -151,6 +157,24 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         return SessionConfig(**fields)
     except ValidationError as exc:
         raise ConfigError(_option_problem(exc, fields)) from exc
+
+
+def split_devices(specs: list[str]) -> dict[str, Any]:
+    """The session's haptic device (the one spec whose driver takes force) and its
+    sense-only devices, from the repeated --device options.
+
+    Raises ConfigError for none or several haptic devices (DeviceNotFound for a name no
+    driver has).
+    """
+    haptic = [s for s in specs if load_driver(split_device_spec(s)[0]).schema(
+        split_device_spec(s)[1]).takes_force]
+    if len(haptic) != 1:
+        raise ConfigError(
+            f"--device names {len(haptic)} haptic devices ({', '.join(haptic) or 'none'}): a "
+            "session runs exactly one that takes force (e.g. simulated), plus any sense-only "
+            "ones (e.g. tactile-sim)"
+        )
+    return {"device": haptic[0], "sensors": [s for s in specs if s not in haptic]}
 
 
 def _option_problem(exc: ValidationError, fields: dict[str, Any]) -> str:
@@ -203,7 +227,9 @@ def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
     cfg = run.cfg
     stats = LiveStats(period_ns=round(1e9 / cfg.rate_hz))
     reason = "finished"
-    title = f"haptics · {cfg.scene} · {cfg.device}" + (" · camera" if cfg.camera else "")
+    title = f"haptics · {cfg.scene} · {' + '.join([cfg.device, *cfg.sensors])}" + (
+        " · camera" if cfg.camera else ""
+    )
     shown = 0  # warnings already printed
     try:
         live = (

@@ -15,7 +15,7 @@ import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Final, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from haptics.errors import DeviceError
 
@@ -89,11 +89,36 @@ def damping_cap_ns_per_m(effective_mass_kg: float, rate_hz: float) -> float:
     return DAMPING_FRACTION_PER_TICK * effective_mass_kg * rate_hz
 
 
+class StreamDecl(BaseModel):
+    """A stream a device publishes besides (or instead of) the stylus' state: its name (the
+    session's file `<name>.arrows`), its binary layout (`Layout.to_spec()`, fixed-size array
+    fields allowed) and its nominal rate."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    layout: dict[str, Any]
+    rate_hz: float = Field(gt=0)
+
+
 class FeatureSchema(BaseModel):
-    """What a device produces, known before it is opened (rate, channels, limits)."""
+    """What a device produces, known before it is opened (rate, channels, limits, streams).
+
+    A haptic device (`takes_force`) publishes the core's "state" stream and takes force
+    commands; a sense-only device (a tactile array) takes none and publishes only its
+    declared `streams`.
+    """
 
     rate_hz: float = Field(gt=0)
-    max_force_n: float = Field(gt=0, description="continuous force the device can apply")
+    max_force_n: float = Field(ge=0, description="continuous force the device can apply")
+    takes_force: bool = Field(True, description="False: sense-only, never sent a command")
+    streams: list[StreamDecl] = Field(
+        default_factory=list, description="the streams it publishes besides 'state'"
+    )
+
+    @model_validator(mode="after")
+    def _force_if_haptic(self) -> FeatureSchema:
+        if self.takes_force and not self.max_force_n > 0:
+            raise ValueError("a device that takes force needs max_force_n > 0")
+        return self
     max_damping_ns_per_m: float = Field(
         ge=0,
         description="bound on the passivity controller's damping for this device (N·s/m): "
@@ -239,3 +264,39 @@ class Device(ABC):
                 self._close()
         finally:
             self.state = Lifecycle.CLOSED
+
+
+class SensorDevice(Device):
+    """A sense-only device (a tactile array): no force, no state samples; it publishes the
+    messages of its declared streams (`FeatureSchema.streams`), each packed in its layout.
+
+    A driver overrides `_open`, `_close` and `_read_messages`. `attach` hands it what the
+    session knows before it opens (the core's endpoints, the scene's description), for a
+    simulated sensor that follows the loop's tool; a real one ignores it.
+    """
+
+    def _read(self, timeout_s: float) -> Sample | None:
+        return None  # a sensor publishes no stylus state
+
+    def _write(self, force: Vec3) -> Vec3:
+        return ZERO  # and applies no force, whatever it is asked
+
+    def attach(self, endpoints: dict[str, str], scene: dict[str, Any]) -> None:
+        """The session's endpoints (telemetry: the loop's tool pose) and the scene's
+        `describe()` (its ground truth), before `open`. Default: ignored."""
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for reports (frames made, dropped, bad); default: none."""
+        return {}
+
+    @abstractmethod
+    def _read_messages(self, timeout_s: float) -> list[tuple[str, bytes]]: ...
+
+    def read_messages(self, timeout_s: float) -> list[tuple[str, bytes]]:
+        """(stream name, message) pairs ready now, waiting at most `timeout_s` for some.
+
+        Raises DeviceError unless the device is open.
+        """
+        if self.state not in (Lifecycle.OPEN, Lifecycle.ARMED):
+            raise DeviceError(f"{self.name}: read_messages() on a {self.state.value} device")
+        return self._read_messages(timeout_s)

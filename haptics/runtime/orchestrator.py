@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from haptics.devices.process import DeviceProcessConfig, run_device_process
 from haptics.devices.registry import load_driver, split_device_spec
+from haptics.devices.sensor_process import SensorProcessConfig, run_sensor_process
 from haptics.errors import ConfigError, HapticsError, RunError, SessionError
 from haptics.loop.process import LoopConfig, run_loop_process
 from haptics.loop.safety import SafetyPolicy
@@ -52,7 +53,12 @@ from haptics.loop.teleop import Mapping
 from haptics.process import cpu_plan, keep_off_loop_cpu
 from haptics.session.camera import CameraConfig, CameraPose, run_camera_process
 from haptics.session.manifest import Manifest, read_manifest, write_manifest
-from haptics.session.recorder import RecorderConfig, VideoSettings, run_recorder_process
+from haptics.session.recorder import (
+    DeclaredStream,
+    RecorderConfig,
+    VideoSettings,
+    run_recorder_process,
+)
 from haptics.wire import control
 from haptics.wire.transport import ipc_endpoints, subscriber, tcp_endpoints
 
@@ -88,6 +94,11 @@ class SessionConfig(BaseModel):
     phase_lock: bool = True
     tick_on: Literal["grid", "arrival"] = "grid"
     camera: bool = False  # render the scene in its own process and record it as video
+    sensors: list[str] = Field(
+        default_factory=list,
+        description="sense-only devices (driver[:argument], e.g. tactile-sim), each in its own "
+        "process, their declared streams recorded beside the stylus'",
+    )
     camera_width: int = Field(320, gt=0, le=4096)
     camera_height: int = Field(240, gt=0, le=4096)
     camera_fps: float = Field(30.0, gt=0, le=120)
@@ -301,6 +312,9 @@ class SessionRun:
         if self.filming:
             self.endpoints = {**self.endpoints, **camera_endpoints(self.endpoints)}
         self.procs: dict[str, BaseProcess] = {}
+        # sense-only devices: process name → (spec, its stream → endpoint, session stream
+        # name → its stream), planned at start
+        self.sensors: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {}
         self.monitor: zmq.Socket[bytes] | None = None
         self.warnings: list[str] = []
         self.started_ns = 0
@@ -351,6 +365,7 @@ class SessionRun:
         spawn = mp.get_context("spawn")
         loop_cpu, other_cpus = cpu_plan() if cfg.realtime else (None, None)
         recording = self.session_dir is not None
+        declared = self._plan_sensors()
         script = load_scene(cfg.scene)(cfg.scene_params).operator_script()
         dc = DeviceProcessConfig(
             device=cfg.device,
@@ -382,6 +397,7 @@ class SessionRun:
             )
             rc = RecorderConfig(
                 endpoints=self.endpoints,
+                streams=declared,
                 session_dir=self.session_dir,
                 manifest=manifest,
                 cpus=other_cpus,
@@ -438,11 +454,27 @@ class SessionRun:
             )
         device = self._ask("device", "info")
         scene = self._ask("loop", "info")
+        sensors_info: dict[str, Any] = {}
+        for proc_name, (spec, streams, _) in self.sensors.items():
+            sc = SensorProcessConfig(
+                device=spec,
+                control=self.endpoints[f"ctl-{proc_name}"],
+                streams=streams,
+                inputs={"telemetry": self.endpoints["telemetry"]},
+                scene=scene.get("scene", {}),
+                subscribers=int(recording),
+                cpus=other_cpus,
+            )
+            self._spawn(spawn, proc_name, run_sensor_process, sc)
+            self._wait_until(
+                lambda n=proc_name: bool(self._ask(n, "ping").get("streaming")), proc_name, 30.0
+            )
+            sensors_info[spec] = self._ask(proc_name, "info").get("info", {})
         if recording:
             self._ask(
                 "recorder",
                 "annotate",
-                device=device.get("info", {}),
+                device={**device.get("info", {}), "sensors": sensors_info},
                 scene=scene.get("scene", {}),
                 provenance=device.get("info", {}).get("provenance", "unknown"),
             )
@@ -454,6 +486,38 @@ class SessionRun:
             )
         self.armed = True
         self.started_ns = time.monotonic_ns()
+
+    def _plan_sensors(self) -> dict[str, DeclaredStream]:
+        """Name the sense-only devices' processes and streams, and where each stream is
+        published; the streams to record, by session stream name.
+
+        Raises ConfigError for a sensor that takes force, or sensors over tcp transport.
+        """
+        declared: dict[str, DeclaredStream] = {}
+        if self.cfg.sensors and self.cfg.transport != "ipc":
+            raise ConfigError("sense-only devices (--sensor) run on one host: use ipc transport")
+        for i, spec in enumerate(self.cfg.sensors):
+            name, argument = split_device_spec(spec)
+            schema = load_driver(name).schema(argument)
+            if schema.takes_force:
+                raise ConfigError(
+                    f"'{spec}' takes force commands; only one haptic device per session "
+                    "(--device): give sense-only devices such as tactile-sim with --sensor"
+                )
+            proc_name = f"sensor{i + 1}"
+            self.endpoints[f"ctl-{proc_name}"] = f"ipc://{self.run_dir / f'ctl-{proc_name}'}"
+            streams: dict[str, str] = {}
+            names: dict[str, str] = {}
+            for decl in schema.streams:
+                stream = decl.name if decl.name not in declared else f"{decl.name}{i + 1}"
+                endpoint = f"ipc://{self.run_dir / f'{proc_name}-{decl.name}'}"
+                streams[decl.name] = endpoint
+                names[stream] = decl.name
+                declared[stream] = DeclaredStream(
+                    endpoint=endpoint, spec=decl.layout, rate_hz=decl.rate_hz, source=spec
+                )
+            self.sensors[proc_name] = (spec, streams, names)
+        return declared
 
     def _spawn(self, spawn: Any, name: str, target: Any, cfg: BaseModel) -> None:
         error_path = child_error_path(self.run_dir, name)
@@ -544,6 +608,14 @@ class SessionRun:
             proc = self.procs.get(name)
             if proc is not None and not proc.is_alive():
                 return self._death(name, proc, "died")
+        for proc_name, (spec, _, _) in self.sensors.items():
+            proc = self.procs.get(proc_name)
+            if proc is not None and not proc.is_alive() and proc_name not in self._warned:
+                self._warned.add(proc_name)
+                self.warnings.append(
+                    f"the sensor {spec} died (exit code {proc.exitcode}); its streams hold the "
+                    "frames up to then and the force path is unaffected"
+                )
         cam = self.procs.get("camera")
         if cam is not None and not cam.is_alive() and "camera" not in self._warned:
             self._warned.add("camera")
@@ -632,6 +704,14 @@ class SessionRun:
             published["state"] = int(device_stats.get("published", 0))
         if loop_stats.get("ok"):
             published["command"] = published["telemetry"] = int(loop_stats.get("ticks", 0))
+        sensor_stats: dict[str, Any] = {}
+        for proc_name, (spec, _, names) in self.sensors.items():
+            report = self._ask(proc_name, "stop", timeout_s=3.0)
+            sensor_stats[spec] = report
+            for stream, own in names.items():
+                if report.get("ok"):
+                    published[stream] = int(report.get("streams", {}).get(own, {}).get(
+                        "published", 0))
         camera_stats: dict[str, Any] = {}
         if "camera" in self.procs:
             camera_stats = self._ask("camera", "stop", timeout_s=3.0)
@@ -650,7 +730,7 @@ class SessionRun:
                 )
                 problems.append(unfinished)
                 self.recorder_error = self.recorder_error or unfinished
-        for name in ("loop", "device", "camera", "recorder"):
+        for name in ("loop", "device", *self.sensors, "camera", "recorder"):
             proc = self.procs.get(name)
             if proc is None:
                 continue
@@ -682,6 +762,7 @@ class SessionRun:
             "loop": loop_stats,
             "device": device_stats,
             "camera": camera_stats,
+            "sensors": sensor_stats,
             "recorder_error": self.recorder_error,
             "warnings": self.warnings,
         }

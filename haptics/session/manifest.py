@@ -38,6 +38,12 @@ class StreamInfo(BaseModel):
     last_seq: int | None = None
     published: int | None = Field(None, description="what the publisher says it sent, when known")
     sha256: str | None = None
+    spec: dict[str, Any] | None = Field(
+        None,
+        description="the stream's binary layout (Layout.to_spec) for a stream a device or "
+        "scene declared, so any reader decodes it; None for the core's own layouts",
+    )
+    source: str | None = Field(None, description="the device spec that published it")
 
 
 class Manifest(BaseModel):

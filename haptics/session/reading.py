@@ -25,7 +25,7 @@ from haptics.session.manifest import MANIFEST_NAME, Manifest, read_manifest
 from haptics.session.streams import (
     arrow_schema,
     file_sha256,
-    known_layout,
+    layout_for,
     read_stream,
     read_stream_checked,
     seq_column,
@@ -86,7 +86,7 @@ class Session:
 
     def _read(self, name: str) -> tuple[pa.Table, bool]:
         info = self.manifest.streams[name]
-        layout = known_layout(info.layout, info.layout_version)
+        layout = layout_for(info)
         schema = arrow_schema(layout) if layout is not None else None
         repair = f"`haptics sessions repair {self.path}`"
         try:
@@ -106,9 +106,36 @@ class Session:
         return table, cut
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
-        """One stream as numpy arrays, one per column."""
+        """One stream as numpy arrays, one per column; an array column (a tactile frame)
+        as one array of shape (rows, *its shape), see `column_array`."""
         t = self.table(name)
-        return {c: t.column(c).to_numpy() for c in t.column_names}
+        return {c: self.column_array(name, c) for c in t.column_names}
+
+    def column_array(self, name: str, column: str) -> np.ndarray:
+        """One column of stream `name` as numpy: (rows,) for a scalar column, (rows, *shape)
+        for a fixed-size array column (shape from the layout). Raises SessionError for an
+        unknown stream or column."""
+        t = self.table(name)
+        if column not in t.column_names:
+            raise SessionError(
+                f"stream '{name}' of {self.path} has no column '{column}'; "
+                f"columns: {', '.join(t.column_names)}"
+            )
+        col = t.column(column)
+        if not pa.types.is_fixed_size_list(col.type):
+            return np.asarray(col.to_numpy())
+        field = t.schema.field(column)
+        meta = field.metadata or {}
+        raw = meta.get(b"shape", b"")
+        shape = tuple(int(n) for n in raw.decode().split(",")) if raw else (col.type.list_size,)
+        flat = col.combine_chunks().flatten().to_numpy(zero_copy_only=False) if len(col) else (
+            np.zeros(0, dtype=col.type.value_type.to_pandas_dtype())
+        )
+        return np.asarray(flat).reshape((len(col), *shape))
+
+    def streams_of(self, layout: str) -> list[str]:
+        """The names of this session's streams of one layout ("tactile", "state", …)."""
+        return [n for n, info in self.manifest.streams.items() if info.layout == layout]
 
     def aligned(self, name: str, on: str = "telemetry") -> dict[str, np.ndarray]:
         """Stream `name` resampled onto the host times of stream `on` (latest sample at or

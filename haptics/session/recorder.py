@@ -72,8 +72,21 @@ class VideoSettings(BaseModel):
     )
 
 
+class DeclaredStream(BaseModel):
+    """A stream a device declared, to record beside the core's topics: where it is
+    published, its layout (`Layout.to_spec`), its nominal rate and who publishes it."""
+
+    endpoint: str
+    spec: dict[str, Any]
+    rate_hz: float | None = None
+    source: str = ""
+
+
 class RecorderConfig(BaseModel):
     endpoints: dict[str, str]
+    streams: dict[str, DeclaredStream] = Field(
+        default_factory=dict, description="declared streams by name, each to <name>.arrows"
+    )
     session_dir: Path
     manifest: Manifest
     batch_s: float = 0.25  # kill -9 loses at most this much; an hour loads in ~1 s
@@ -88,7 +101,16 @@ class RecorderConfig(BaseModel):
 def to_record_batch(layout: Layout, payloads: list[bytes]) -> tuple[pa.RecordBatch, int]:
     """Decode raw messages into an Arrow record batch; returns (batch, rejected count)."""
     arr = layout.to_array(payloads)
-    cols = [pa.array(np.ascontiguousarray(arr[n])) for n in layout.names[2:]]
+    cols: list[pa.Array] = []
+    for n in layout.names[2:]:
+        values = np.ascontiguousarray(arr[n])
+        if values.ndim > 1:  # an array field: one fixed-size list per row, flattened
+            width = int(np.prod(values.shape[1:]))
+            cols.append(
+                pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), width)
+            )
+        else:
+            cols.append(pa.array(values))
     return pa.RecordBatch.from_arrays(cols, schema=arrow_schema(layout)), len(payloads) - len(arr)
 
 
@@ -242,6 +264,10 @@ class Recording:
                 with open(self.reserve, "wb") as f:
                     f.write(b"\0" * cfg.reserve_bytes)
             self.writers = {t: StreamWriter(self.dir / f"{t}.arrows", LAYOUTS[t]) for t in TOPICS}
+            for name, decl in cfg.streams.items():
+                self.writers[name] = StreamWriter(
+                    self.dir / f"{name}.arrows", Layout.from_spec(decl.spec)
+                )
             self.video: VideoWriter | None = None
             if cfg.video is not None:
                 v = cfg.video
@@ -252,13 +278,21 @@ class Recording:
                 self.video.camera = dict(v.camera)
                 self.manifest.video = self.video.info().model_dump()
             for topic, w in self.writers.items():
-                self.manifest.streams[topic] = w.info()
+                self.manifest.streams[topic] = self._info(topic, w)
             write_manifest(self.dir, self.manifest)
         except OSError as exc:
             raise RecorderError(
                 f"cannot create the session at {self.dir}: {exc}; free space or record "
                 "elsewhere (--record DIR)"
             ) from exc
+
+    def _info(self, topic: str, w: StreamWriter) -> StreamInfo:
+        """A writer's manifest entry; a declared stream's keeps its layout spec and source."""
+        info = w.info()
+        decl = self.cfg.streams.get(topic)
+        if decl is not None:
+            info.spec, info.source, info.nominal_rate_hz = decl.spec, decl.source, decl.rate_hz
+        return info
 
     # -- while recording ---------------------------------------------------------------
     @property
@@ -360,7 +394,7 @@ class Recording:
         return out
 
     def stream_infos(self) -> dict[str, dict[str, Any]]:
-        return {t: w.info().model_dump() for t, w in self.writers.items()}
+        return {t: self._info(t, w).model_dump() for t, w in self.writers.items()}
 
     # -- end ---------------------------------------------------------------------------
     def finish(self, final: dict[str, Any]) -> None:
@@ -389,7 +423,7 @@ class Recording:
     def _close_manifest(self, reason: str) -> None:
         m = self.manifest
         for topic, w in self.writers.items():
-            info = w.info()
+            info = self._info(topic, w)
             info.published = m.streams[topic].published if topic in m.streams else None
             with contextlib.suppress(OSError):
                 info.sha256 = sha256(w.path)
@@ -446,6 +480,8 @@ def run_recorder_process(cfg: RecorderConfig) -> None:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     ctl = ControlServer(ctx, cfg.endpoints["ctl-recorder"], RECORDER_COMMANDS)
     socks = {topic: subscriber(ctx, cfg.endpoints[topic], deep=True) for topic in TOPICS}
+    for name, decl in cfg.streams.items():
+        socks[name] = subscriber(ctx, decl.endpoint, deep=True)
     frames: zmq.Socket[bytes] | None = None
     if cfg.video is not None:
         frames = subscriber(ctx, cfg.endpoints["frames"], deep=True)

@@ -32,7 +32,7 @@ from haptics.session.streams import (
     StreamScan,
     arrow_schema,
     file_sha256,
-    known_layout,
+    layout_for,
     scan_stream,
     seq_column,
     stream_path,
@@ -58,7 +58,7 @@ def _plan_stream(session: Session, name: str, info: StreamInfo) -> _Plan:
     """Decide what to do with one stream, changing nothing. Raises SessionError when repair
     must not go on (a path outside the session, an unreadable file)."""
     path = stream_path(session.path, info.file)
-    layout = known_layout(info.layout, info.layout_version)
+    layout = layout_for(info)
     schema = arrow_schema(layout) if layout is not None else None
     if not path.exists() and not path.is_symlink():
         if schema is None:
@@ -177,7 +177,7 @@ def repair_session(path: str | Path) -> dict[str, Any]:
         shutil.copy2(session.path / MANIFEST_NAME, backup / MANIFEST_NAME)
         for p in changing:
             info = m.streams[p.name]
-            layout = known_layout(info.layout, info.layout_version)
+            layout = layout_for(info)
             if p.action == "create":
                 assert layout is not None  # _plan_stream refuses an unknown layout
                 _write_stream(p.path, arrow_schema(layout), [])

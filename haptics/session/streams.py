@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 
-from haptics.errors import SessionError
+from haptics.errors import MessageError, SessionError
+from haptics.session.manifest import StreamInfo
 from haptics.wire.messages import Layout
 
 CONTINUATION: Final = b"\xff\xff\xff\xff"
@@ -28,9 +30,37 @@ EOS: Final = CONTINUATION + b"\x00\x00\x00\x00"  # Arrow IPC end-of-stream marke
 _MAX_METADATA: Final = 1 << 20  # a larger metadata length is not one we wrote
 
 
+def arrow_type(layout: Layout, name: str) -> pa.DataType:
+    """The Arrow type of one recorded column: the numpy type, or for an array field a
+    fixed-size list of its flattened (row-major) values; the shape is in the field's
+    metadata and in the manifest's layout spec."""
+    dtype = layout.dtype[name]
+    if dtype.subdtype is None:
+        return pa.from_numpy_dtype(dtype)
+    base, shape = dtype.subdtype
+    return pa.list_(pa.from_numpy_dtype(base), int(np.prod(shape)))
+
+
 def arrow_schema(layout: Layout) -> pa.Schema:
     """The Arrow schema of a layout's recorded columns (the kind/version header is dropped)."""
-    return pa.schema([(n, pa.from_numpy_dtype(layout.dtype[n])) for n in layout.names[2:]])
+    fields = []
+    for n in layout.names[2:]:
+        shape = layout.shape(n)
+        meta = {b"shape": ",".join(map(str, shape)).encode()} if shape else None
+        fields.append(pa.field(n, arrow_type(layout, n), metadata=meta))
+    return pa.schema(fields)
+
+
+def layout_for(info: StreamInfo) -> Layout | None:
+    """The layout of a manifest's stream entry: a known one by name and version, else the
+    spec the recorder kept for a declared stream; None when neither is there."""
+    layout = known_layout(info.layout, info.layout_version)
+    if layout is None and info.spec is not None:
+        with contextlib.suppress(MessageError):
+            found = Layout.from_spec(info.spec)
+            if found.name == info.layout and found.version == info.layout_version:
+                return found
+    return layout
 
 
 def known_layout(name: str, version: int | None = None) -> Layout | None:

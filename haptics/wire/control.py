@@ -88,6 +88,7 @@ LOOP_COMMANDS: Final = frozenset({"ping", "info", "stats", "stop", "estop", "res
 DEVICE_COMMANDS: Final = frozenset({"ping", "info", "stats", "stop", "arm", "disarm"})
 RECORDER_COMMANDS: Final = frozenset({"ping", "stats", "stop", "annotate"})
 CAMERA_COMMANDS: Final = frozenset({"ping", "stats", "stop"})
+SENSOR_COMMANDS: Final = frozenset({"ping", "info", "stats", "stop"})  # sense-only devices
 
 
 def _too_deep(obj: Any, limit: int) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -32,20 +32,81 @@ _STRUCT_CODES: Final = {
 }
 
 
+# A field: (name, numpy type code) or (name, type code, shape) for a fixed-size array field
+# (a 16×16 tactile frame: ("pressure_kpa", "f4", (16, 16))), stored row-major.
+Field = tuple[str, str] | tuple[str, str, tuple[int, ...]]
+
+
+def _shape(field: Field) -> tuple[int, ...]:
+    return tuple(field[2]) if len(field) == 3 else ()
+
+
 @dataclass(frozen=True)
 class Layout:
-    """A versioned binary layout: field names and types in wire order."""
+    """A versioned binary layout: field names and types in wire order.
+
+    Scalar layouts pack and unpack one message with `struct` (the tick's path); a layout
+    with array fields (`has_arrays`) is packed from a numpy record (`from_record`) and read
+    in batches with `to_array` like any other.
+    """
 
     name: str
     kind: int
     version: int
-    fields: tuple[tuple[str, str], ...]
+    fields: tuple[Field, ...]
 
     def __post_init__(self) -> None:
-        fmt = "<" + "".join(_STRUCT_CODES[t] for _, t in self.fields)
+        fmt = "<"
+        for f in self.fields:
+            count = int(np.prod(_shape(f))) if _shape(f) else 1
+            fmt += (str(count) if count != 1 else "") + _STRUCT_CODES[f[1]]
         object.__setattr__(self, "_struct", struct.Struct(fmt))
-        dtype = np.dtype([(n, "<" + t) for n, t in self.fields])
+        dtype = np.dtype([(f[0], "<" + f[1], _shape(f)) if _shape(f) else (f[0], "<" + f[1])
+                          for f in self.fields])
         object.__setattr__(self, "_dtype", dtype)
+
+    @property
+    def has_arrays(self) -> bool:
+        """Whether some field is a fixed-size array."""
+        return any(_shape(f) for f in self.fields)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """The array shape of field `name` (() for a scalar). Raises MessageError if absent."""
+        for f in self.fields:
+            if f[0] == name:
+                return _shape(f)
+        raise MessageError(f"{self.name} has no field '{name}'")
+
+    def to_spec(self) -> dict[str, Any]:
+        """JSON-able form, kept in a session's manifest so any reader can decode the stream
+        without the code that declared it (`Layout.from_spec` reads it back)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "version": self.version,
+            "fields": [[f[0], f[1], list(_shape(f))] for f in self.fields],
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Layout:
+        """The layout `to_spec` wrote. Raises MessageError for a spec that is not one."""
+        try:
+            fields: list[Field] = []
+            for f in spec["fields"]:
+                shape = tuple(int(n) for n in f[2]) if len(f) > 2 and f[2] else ()
+                fields.append((str(f[0]), str(f[1]), shape) if shape else (str(f[0]), str(f[1])))
+            return cls(str(spec["name"]), int(spec["kind"]), int(spec["version"]), tuple(fields))
+        except (KeyError, TypeError, ValueError, IndexError, struct.error) as exc:
+            raise MessageError(
+                f"not a stream layout ({exc}): the manifest's stream entry is damaged; "
+                "restore manifest.json from a copy"
+            ) from exc
+
+    def from_record(self, record: np.ndarray) -> bytes:
+        """One message from a numpy record of `dtype` (kind and version are set here)."""
+        rec = np.array(record, dtype=self.dtype)
+        rec["kind"], rec["version"] = self.kind, self.version
+        return rec.tobytes()
 
     @property
     def struct(self) -> struct.Struct:
@@ -61,7 +122,7 @@ class Layout:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(n for n, _ in self.fields)
+        return tuple(f[0] for f in self.fields)
 
     def pack(self, *values: float | int) -> bytes:
         """Pack one message; `values` exclude the leading kind and version bytes."""
@@ -200,6 +261,36 @@ TELEMETRY = Layout(
         ("pc_dissipated_j", "f8"),  # total energy the controller dissipated
     ),
 )
+
+
+
+def tactile_layout(rows: int, cols: int) -> Layout:
+    """A tactile array's frame stream ("tactile", kind 4, version 1): one pressure map in kPa
+    per message, rows × cols taxels row-major, with the device's and the host's clocks.
+
+    flags: TACTILE_FLAG_* bits. Every tactile driver publishes this layout; the manifest
+    keeps its spec, so sessions read back whatever the grid size was. Raises MessageError
+    for a grid that is not 1..256 on each side.
+    """
+    if not (1 <= rows <= 256 and 1 <= cols <= 256):
+        raise MessageError(f"a tactile grid of {rows}×{cols}: each side must be 1..256 taxels")
+    return Layout(
+        "tactile",
+        kind=4,
+        version=1,
+        fields=(
+            *_HEADER,
+            ("seq", "u8"),
+            ("device_time_ns", "i8"),
+            ("host_time_ns", "i8"),
+            ("flags", "u4"),
+            ("pressure_kpa", "f4", (rows, cols)),
+        ),
+    )
+
+
+TACTILE_FLAG_SATURATED: Final = 1 << 0  # some taxel at full scale
+TACTILE_FLAG_NOT_FINITE: Final = 1 << 1  # some taxel NaN or inf (recorded as it came)
 
 LAYOUTS: Final = {layout.name: layout for layout in (STATE, COMMAND, TELEMETRY)}
 # Every (name, version) a recording may hold: the current layouts and the older ones.
