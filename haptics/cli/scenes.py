@@ -99,6 +99,8 @@ def cmd_plot_model(args: argparse.Namespace) -> int:
     try:
         written = plot(args.model, out)
     except OSError as exc:
-        raise HapticsError(f"cannot write {out}: {exc}") from exc
+        raise HapticsError(
+            f"cannot write {out}: {exc.strerror or exc}; give a path you may write (-o PNG)"
+        ) from exc
     Console().print(f"wrote {written}")
     return 0

@@ -108,3 +108,18 @@ def test_missing_tool_is_a_clear_error(tools: list[EntryPoint], tmp_path: Path) 
     tools.clear()
     with pytest.raises(HapticsError, match=r"no 'plot-model' tool installed \(haptics.tools"):
         _run(["scenes", "plot-model", "linear", "-o", str(tmp_path / "x.png")])
+
+
+def test_plot_model_to_a_path_it_cannot_write_is_one_message(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from haptics.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "400")
+    code = main(["scenes", "plot-model", "needle", "-o", "/proc/haptics-x.png"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err
+    assert err == (
+        "error: cannot write /proc/haptics-x.png: No such file or directory; "
+        "give a path you may write (-o PNG)\n"
+    )
