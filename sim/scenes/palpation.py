@@ -4,13 +4,15 @@ Geometry (world frame, metres): the block's top surface is z = 0, 10 cm × 10 cm
 inclusion is a sphere whose position, radius and stiffness are drawn from the seed, and kept
 as ground truth in the manifest. The tool is a 3 mm sphere moved kinematically.
 
-Force, each tick, from pybullet collision queries and analytic Kelvin–Voigt laws only:
-- tissue: KV(depth of the tool into the block) along the block's contact normal;
-- inclusion: the tissue between tool and inclusion is a cushion of `cushion_m`; once the
-  tool is closer than that to the inclusion surface the stiff inclusion pushes back through
-  it with KV(cushion_m − gap) along the inclusion's normal, its damping building up over
-  the first `inclusion_damping_onset_m` of squeeze (no event marks that onset, so its force
-  must start continuously).
+Force, each tick: pressing on the top surface, the tool is the flat palpation probe of the
+simulated tactile array and its normal force comes from the same tissue model the array's
+pressure frames come from (`sim.tactile`: a Boussinesq slab with a stiff spherical
+inclusion whose modulus is `modulus_ratio` times the tissue's, drawn from the seed in
+`inclusion_modulus_ratio_range`), tabulated once at `build()` (`ProbeForceMap`) and read
+each tick in a few µs. So the force over the inclusion rises smoothly as the probe passes
+over it (the pressure bump is blurred by the inclusion's depth), and the array's summed
+taxel force equals it. Plus tissue damping along the normal while in contact. On the
+block's sides (contact normal not up), KV(depth) along the contact normal as before.
 
 State kept between ticks: only whether the tool was in contact (`sim.scenes.probe`); the
 force is a function of the tool's position and the sample's velocity, so a repeated sample
@@ -28,6 +30,8 @@ from pydantic import BaseModel, Field
 from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
 from sim.scenes.probe import ContactEdges, Probe, left_contact
+from sim.tactile import Inclusion as TactileInclusion
+from sim.tactile import ProbeForceMap, TactileArray, TactileArrayConfig, slab_for_stiffness
 from sim.tissue.kelvin_voigt import kelvin_voigt_force
 from sim.visuals import (
     HIDDEN,
@@ -67,12 +71,21 @@ class PalpationConfig(BaseModel):
         0.005, gt=0, description="tissue between tool and inclusion that transmits force"
     )
     tool_radius_m: float = Field(0.003, gt=0)
+    inclusion_modulus_ratio_range: tuple[float, float] = Field(
+        (8.0, 18.0), description="inclusion modulus / tissue modulus (tumours: 8 to 18)"
+    )
 
 
 class Inclusion(BaseModel):
     center_m: tuple[float, float, float]
     radius_m: float
     stiffness_n_per_m: float
+
+
+def draw_modulus_ratio(cfg: PalpationConfig) -> float:
+    """The inclusion's modulus ratio for `cfg.seed`, from its own stream of the seed (the
+    position, radius and stiffness `draw_inclusion` gives stay what they were)."""
+    return random.Random(f"{cfg.seed}:modulus-ratio").uniform(*cfg.inclusion_modulus_ratio_range)
 
 
 def draw_inclusion(cfg: PalpationConfig) -> Inclusion:
@@ -96,6 +109,16 @@ class PalpationScene:
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.cfg = PalpationConfig(**(config or {}))
         self.inclusion = draw_inclusion(self.cfg)
+        self.modulus_ratio = draw_modulus_ratio(self.cfg)
+        self.tactile = TactileArray(
+            TactileArrayConfig(tissue=slab_for_stiffness(self.cfg.tissue_stiffness_n_per_m))
+        )
+        self.tactile_inclusion = TactileInclusion(
+            center_m=self.inclusion.center_m,
+            radius_m=self.inclusion.radius_m,
+            modulus_ratio=self.modulus_ratio,
+        )
+        self.force_map: ProbeForceMap | None = None
         self.world: World | None = None
         self._probe: Probe | None = None
         self._edges = ContactEdges()
@@ -106,6 +129,8 @@ class PalpationScene:
         probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.tool_radius_m)
         self.world, self.block, self.tool = probe.world, probe.block, probe.tool
         self.inc = probe.world.sphere(self.inclusion.radius_m, self.inclusion.center_m)
+        if self.force_map is None:  # about a second; before the loop goes real-time
+            self.force_map = self.tactile.force_map(self.tactile_inclusion)
 
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
         probe = self._probe
@@ -114,27 +139,22 @@ class PalpationScene:
         depth, (nx, ny, nz) = probe.touch(tool)
         contact = depth > 0.0
         inc = self.inclusion
+        force_map = self.force_map
+        assert force_map is not None, "build() first"
         if contact:
             # The normal points from the block towards the tool: the tissue pushes the tool
             # along it; depth grows when the tool moves against it.
             rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
-            f = kelvin_voigt_force(
-                depth, rate, self.cfg.tissue_stiffness_n_per_m, self.cfg.tissue_damping_ns_per_m
-            )
-            fx, fy, fz = nx * f, ny * f, nz * f
-            near = probe.near(self.inc, self.cfg.cushion_m)
-            if near is not None:  # within the cushion: squeezed by cushion − distance
-                squeeze = self.cfg.cushion_m + near.depth_m
-                nx, ny, nz = near.normal
-                rate = -(tool_velocity[0] * nx + tool_velocity[1] * ny + tool_velocity[2] * nz)
+            if nz > 0.7:  # the top surface: the flat probe on the tactile model
+                f = force_map.normal_force_n(tool[0], tool[1], tool[2])
+                f = max(0.0, f + self.cfg.tissue_damping_ns_per_m * rate)  # never pulls
+                fz = f
+            else:  # the block's sides
                 f = kelvin_voigt_force(
-                    squeeze,
-                    rate,
-                    inc.stiffness_n_per_m,
-                    self.cfg.inclusion_damping_ns_per_m,
-                    self.cfg.inclusion_damping_onset_m,
+                    depth, rate, self.cfg.tissue_stiffness_n_per_m,
+                    self.cfg.tissue_damping_ns_per_m,
                 )
-                fx, fy, fz = fx + nx * f, fy + ny * f, fz + nz * f
+                fx, fy, fz = nx * f, ny * f, nz * f
         events = self._edges.update(contact)
         if not contact:
             return left_contact(events)
@@ -200,7 +220,10 @@ class PalpationScene:
         return {
             "scene": self.name,
             "config": self.cfg.model_dump(),
-            "ground_truth": {"inclusion": self.inclusion.model_dump(), "tissue_surface_z_m": 0.0},
+            "ground_truth": {
+                "inclusion": {**self.inclusion.model_dump(), "modulus_ratio": self.modulus_ratio},
+                "tissue_surface_z_m": 0.0,
+            },
         }
 
     def operator_script(self) -> list[tuple[float, Vec3]]:

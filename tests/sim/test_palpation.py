@@ -1,12 +1,18 @@
+import itertools
 from collections.abc import Iterator
 
 import pytest
 
 from haptics.loop.scene import load_scene, scene_names
-from sim.scenes.palpation import PalpationConfig, PalpationScene, draw_inclusion
+from sim.scenes.palpation import (
+    PalpationConfig,
+    PalpationScene,
+    draw_inclusion,
+    draw_modulus_ratio,
+)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # the force map takes a second or more to build
 def scene() -> Iterator[PalpationScene]:
     s = PalpationScene({"seed": 3})
     s.build()
@@ -35,11 +41,48 @@ def test_tissue_pushes_up_in_proportion_to_depth(scene: PalpationScene) -> None:
 
 
 def test_inclusion_feels_stiffer(scene: PalpationScene) -> None:
+    # The flat probe (32 mm square) averages the inclusion's bump over its face, so the total
+    # force rises by a few per cent, not by the tactile image's contrast (sim.tactile).
     cx, cy, _ = scene.inclusion.center_m
     over = scene.step((cx, cy, -0.004), (0.0, 0.0, 0.0), 1e-3)
     away = scene.step((0.04, -0.04, -0.004), (0.0, 0.0, 0.0), 1e-3)
     assert over.inclusion
-    assert over.force[2] > 1.5 * away.force[2]
+    assert over.force[2] > 1.02 * away.force[2]
+
+
+def test_force_over_the_inclusion_rises_smoothly(scene: PalpationScene) -> None:
+    cx, cy, _ = scene.inclusion.center_m
+    xs = [cx - 0.03 + 0.0005 * i for i in range(121)]
+    fz = [scene.step((x, cy, -0.005), (0.0, 0.0, 0.0), 1e-3).force[2] for x in xs]
+    steps = [abs(b - a) / a for a, b in itertools.pairwise(fz)]
+    assert max(steps) < 0.005  # no switch at the inclusion's edge: < 0.5 % per 0.5 mm
+    # a rigid flat probe: the bump is a plateau while the inclusion is under its face
+    # (slightly higher under its edges), centred on the inclusion
+    base = min(fz)
+    centre = sum(x * (f - base) for x, f in zip(xs, fz, strict=True)) / sum(f - base for f in fz)
+    assert abs(centre - cx) < 0.001
+    assert max(fz) > 1.02 * base
+
+
+def test_force_is_the_tactile_arrays_summed_pressure(scene: PalpationScene) -> None:
+    from sim.tactile import ProbePose, frame_force_n
+
+    cx, cy, _ = scene.inclusion.center_m
+    for x, y in ((cx, cy), (cx + 0.006, cy - 0.002), (0.03, 0.02)):
+        fz = scene.step((x, y, -0.005), (0.0, 0.0, 0.0), 1e-3).force[2]
+        frame = scene.tactile.clean_frame(ProbePose(x, y, -0.005), scene.tactile_inclusion)
+        summed = frame_force_n(frame, scene.tactile.config.grid)
+        assert fz == pytest.approx(summed, rel=0.005)
+
+
+def test_modulus_ratio_is_drawn_from_the_seed_and_recorded(scene: PalpationScene) -> None:
+    from sim.tactile import Inclusion
+
+    truth = scene.describe()["ground_truth"]["inclusion"]
+    assert 8.0 <= truth["modulus_ratio"] <= 18.0
+    assert Inclusion.from_ground_truth(truth) == scene.tactile_inclusion
+    again = PalpationScene({"seed": 3}).describe()["ground_truth"]["inclusion"]
+    assert again == truth
 
 
 def test_damping_resists_pressing_not_release(scene: PalpationScene) -> None:
@@ -61,4 +104,5 @@ def test_ground_truth_is_reproducible_from_the_seed() -> None:
     a, b = draw_inclusion(PalpationConfig(seed=7)), draw_inclusion(PalpationConfig(seed=7))
     c = draw_inclusion(PalpationConfig(seed=8))
     assert a == b and a != c
-    assert PalpationScene({"seed": 7}).describe()["ground_truth"]["inclusion"] == a.model_dump()
+    truth = PalpationScene({"seed": 7}).describe()["ground_truth"]["inclusion"]
+    assert truth == {**a.model_dump(), "modulus_ratio": draw_modulus_ratio(PalpationConfig(seed=7))}
