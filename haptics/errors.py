@@ -53,3 +53,7 @@ class LabelError(HapticsError):
 
 class StoreError(HapticsError):
     """The label store could not be opened, migrated or written."""
+
+
+class ExportError(HapticsError):
+    """An export could not be written, or did not read back as the session it came from."""
