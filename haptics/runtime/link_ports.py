@@ -204,6 +204,24 @@ def follower_tick(
     return state, FollowerOut(reference, (vel[0], vel[1], vel[2]), buttons, False)
 
 
+def follower_keepalive(
+    state: FollowerState, leader: tuple[float | int, ...], now_ns: int
+) -> FollowerState:
+    """Take a LEADER message that repeats the sample already taken (the operator sends one
+    every tick, so the link's liveness does not depend on the device's timing): its energy
+    and arrival count; the reference does not move."""
+    r = state.remote_e_in
+    return state._replace(
+        remote_e_in=(
+            max(r[0], float(leader[_L["e_in_x"]])),
+            max(r[1], float(leader[_L["e_in_y"]])),
+            max(r[2], float(leader[_L["e_in_z"]])),
+        ),
+        newest_seq=int(leader[_L["link_seq"]]),
+        newest_rx_ns=now_ns if state.up else state.newest_rx_ns,
+    )
+
+
 def energies(ports: Ports) -> Vec3:
     """Each axis's energy into the network at this port (J): what a message carries."""
     return (ports[0].e_in, ports[1].e_in, ports[2].e_in)

@@ -24,6 +24,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from haptics.errors import ConfigError
+from haptics.process import make_realtime
 from haptics.wire.transport import is_loopback
 
 
@@ -39,6 +40,7 @@ class RelayConfig(BaseModel):
     loss: float = Field(0.0, ge=0, lt=1.0)  # fraction of chunks that wait for a resend
     rto_ms: float = Field(200.0, ge=0, le=10_000)  # Linux's minimum retransmission timeout
     seed: int = 1
+    realtime_priority: int | None = None  # SCHED_FIFO (best effort): a loaded test host
 
 
 def split_host_port(address: str, option: str) -> tuple[str, int]:
@@ -149,6 +151,8 @@ def run_relay(cfg: RelayConfig) -> None:
     Raises ConfigError for a non-loopback address; OSError when the port is taken.
     """
     relay = Relay(cfg)
+    if cfg.realtime_priority is not None:
+        make_realtime(cfg.realtime_priority)  # best effort: without it delays grow under load
     try:
         asyncio.run(relay.serve())
     except OSError as exc:

@@ -27,8 +27,11 @@ that session and a ZeroMQ tcp connection authenticated and encrypted with CurveZ
 from __future__ import annotations
 
 import datetime as dt
+import faulthandler
+import math
 import multiprocessing as mp
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,12 +50,13 @@ from haptics.loop.process import LoopConfig, run_loop_process
 from haptics.loop.safety import SafetyPolicy
 from haptics.loop.scene import load_scene
 from haptics.loop.teleop import Mapping
-from haptics.process import child_setup, zmq_context
+from haptics.process import child_setup, make_realtime, zmq_context
 from haptics.runtime.link_ports import (
     FollowerState,
     LeaderState,
     LinkParams,
     energies,
+    follower_keepalive,
     follower_tick,
     leader_take,
     leader_tick,
@@ -87,7 +91,6 @@ from haptics.wire.transport import (
     drain_subscriptions,
     ipc_endpoints,
     publisher,
-    spin_until,
     subscriber,
     wait_for_subscribers,
 )
@@ -118,6 +121,7 @@ class LinkConfig(BaseModel):
     passivity: bool = True
     connect_timeout_s: float = Field(10.0, gt=0, le=600.0)
     start_timeout_s: float = 20.0
+    realtime_priority: int | None = 75  # SCHED_FIFO (best effort), between device and loop
 
     def params(self) -> LinkParams:
         return LinkParams(
@@ -138,6 +142,15 @@ def _link_socket(ctx: zmq.Context[Any], kind: int) -> zmq.Socket[bytes]:
     return sock
 
 
+def _wait(sock: zmq.Socket[bytes], deadline_ns: int) -> None:
+    """Sleep until a message waits on `sock` or the deadline passes: a link ticks when its
+    input arrives (the device's sample, the leader's message), the deadline is the fallback
+    (two links on a loaded 2-core host must not spin)."""
+    left_ms = (deadline_ns - time.monotonic_ns()) / 1e6
+    if left_ms > 0 and not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+        sock.poll(math.ceil(left_ms))
+
+
 def _note(stats: dict[str, Any], event: dict[str, Any]) -> None:
     events: list[dict[str, Any]] = stats["events"]
     events.append(event)
@@ -148,10 +161,13 @@ def _note(stats: dict[str, Any], event: dict[str, Any]) -> None:
 def run_operator_link(cfg: LinkConfig) -> None:
     """Entry point of the operator's link process (multiprocessing target).
 
+    SIGUSR1 prints where it is (faulthandler), for a link that seems stuck.
+
     Raises HapticsError (its message shown to the operator) when the keys cannot be read or
     the follower refuses the handshake, saying why.
     """
     stop = child_setup("haptics-oplink")
+    faulthandler.register(signal.SIGUSR1)
     require_curve()
     if cfg.peer_key is None:
         raise HapticsError("the operator needs the follower's public key (--follower-key)")
@@ -163,6 +179,7 @@ def run_operator_link(cfg: LinkConfig) -> None:
     monitor = watch_handshake(link)
     link.connect(cfg.peer)
     why = handshake_result(monitor, cfg.connect_timeout_s)
+    link.disable_monitor()  # its reader is closed: nothing may queue events for it
     if why is not None:
         link.close(0)
         ctx.term()
@@ -174,6 +191,7 @@ def run_operator_link(cfg: LinkConfig) -> None:
         "ready": False, "ticks": 0, "up": False, "drops": 0, "received": 0, "bad": 0,
         "replayed": 0, "sent": 0, "unsent": 0, "force": [0.0, 0.0, 0.0], "events": [],
         "peer": cfg.peer,
+        "notes": [m for m in [cfg.realtime_priority and make_realtime(cfg.realtime_priority)] if m],
     }  # fmt: skip
 
     def between() -> bool:
@@ -210,13 +228,12 @@ def _operator_ticks(
     period = round(1e9 / cfg.rate_hz)
     st = LeaderState()
     sample: tuple[float | int, ...] | None = None
-    sent_dev_seq = 0
     link_seq = 0
     velocity: Vec3 = ZERO
     tick_no = 0
     deadline = time.monotonic_ns() + period
     while True:
-        spin_until(deadline, states, 200_000)
+        _wait(states, deadline)
         raw, _ = drain_latest(states, 64)
         if raw is not None:
             try:
@@ -251,8 +268,7 @@ def _operator_ticks(
         f, flags = (ZERO, FLAG_STOPPING) if stopping else (out.force, out.flags)
         dev_seq = int(sample[2]) if sample is not None else 0
         commands.send(COMMAND.pack(tick_no + 1, dev_seq, now, f[0], f[1], f[2], flags))
-        if sample is not None and dev_seq != sent_dev_seq:
-            sent_dev_seq = dev_seq
+        if sample is not None:  # every tick, a repeat too: the link's heartbeat
             link_seq += 1
             e = energies(st.ports)
             hold = now - st.newest_rx_ns if st.newest_rx_ns else -1
@@ -279,10 +295,7 @@ def _operator_ticks(
                     ctl.reply({"ok": True, **stats})
                 else:
                     _answer(req, ctl, stats)
-        deadline += period
-        late = time.monotonic_ns() - deadline
-        if late > period:  # a stall: skip the missed ticks, never catch up in a burst
-            deadline += (late // period + 1) * period
+        deadline = time.monotonic_ns() + period
 
 
 def _answer(req: dict[str, Any], ctl: ControlServer, stats: dict[str, Any]) -> None:
@@ -326,6 +339,7 @@ def run_follower_link(cfg: LinkConfig) -> None:
         "ready": False, "ticks": 0, "up": False, "drops": 0, "received": 0, "bad": 0,
         "replayed": 0, "published": 0, "sent": 0, "rtt_ms": None, "rtt_min_ms": None,
         "events": [], "peer": cfg.peer,
+        "notes": [m for m in [cfg.realtime_priority and make_realtime(cfg.realtime_priority)] if m],
     }  # fmt: skip
 
     def between() -> bool:
@@ -369,9 +383,10 @@ def _follower_ticks(
     link_seq = 0
     tick_no = 0
     rtt_min = -1
+    published_seq = -1  # the device seq of the newest sample published to the loop
     deadline = time.monotonic_ns() + period
     while not stop.set:
-        spin_until(deadline, link, 200_000)
+        _wait(link, deadline)
         now = time.monotonic_ns()
         newest: tuple[float | int, ...] | None = None
         for _ in range(MAX_LINK_DRAIN):
@@ -382,8 +397,9 @@ def _follower_ticks(
                 stats["bad"] += 1
                 continue
             # after a drop the peer may have restarted: its sequence starts over
-            taken = max(st.newest_seq, int(newest[2])) if newest is not None else st.newest_seq
-            verdict, values = accept_link(LEADER, frames[1], taken if st.up else 0)
+            base = st.newest_seq if st.up else 0
+            taken = max(base, int(newest[2])) if newest is not None else base
+            verdict, values = accept_link(LEADER, frames[1], taken)
             if verdict == LINK_NEW and values is not None:
                 newest, peer = values, frames[0]
                 stats["received"] += 1
@@ -399,6 +415,8 @@ def _follower_ticks(
                 cmd = (int(c[2]), int(c[3]), int(c[8]))
             except HapticsError:
                 stats["bad_commands"] = stats.get("bad_commands", 0) + 1
+        if newest is not None and st.up and int(newest[4]) == published_seq:
+            st, newest = follower_keepalive(st, newest, now), None  # a repeated sample
         was_up = st.up
         st, out = follower_tick(p, st, newest, force, now)
         if out is not None and out.dropped:
@@ -417,6 +435,7 @@ def _follower_ticks(
                 *newest[15:18],
             ))  # fmt: skip
             stats["published"] += 1
+            published_seq = int(newest[4])
         stats["up"] = st.up
         if peer is not None and st.up:
             link_seq += 1
@@ -449,10 +468,7 @@ def _follower_ticks(
                     ctl.reply({"ok": True, **stats})
                     return
                 _answer(req, ctl, stats)
-        deadline += period
-        late = time.monotonic_ns() - deadline
-        if late > period:
-            deadline += (late // period + 1) * period
+        deadline = time.monotonic_ns() + period
 
 
 # -- the processes of one side -------------------------------------------------------------------
@@ -551,6 +567,7 @@ class OperatorRun:
         self.endpoints = self.children.endpoints
         self.started = 0.0
         self.armed = False
+        self.result: dict[str, Any] = {}
 
     def __enter__(self) -> OperatorRun:
         try:
@@ -589,6 +606,7 @@ class OperatorRun:
                 watchdog_ms=cfg.link.watchdog_ms,
                 session_duration_s=cfg.duration_s,
                 operator_script=load_scene(cfg.scene)({}).operator_script(),
+                realtime_priority=70,
             ),
         )
         ch.wait("link", lambda: bool(ch.ask("link", "ping").get("ready")), 30.0)
@@ -618,17 +636,21 @@ class OperatorRun:
                 return "finished"
 
     def stop(self) -> dict[str, Any]:
-        """Disarm the device first, then stop the link and the device."""
+        """Disarm the device first, then stop the link and the device (once; later calls
+        return the first result)."""
+        if self.result:
+            return self.result
         ch = self.children
         disarm = ch.ask("device", "disarm")
         link = ch.ask("link", "stop", 3.0)
         device = ch.ask("device", "stop", 3.0)
         ch.close()
-        return {
+        self.result = {
             "disarmed": not self.armed or bool(disarm.get("ok")),
             "link": link,
             "device": device,
         }
+        return self.result
 
 
 class FollowerConfig(BaseModel):
@@ -717,7 +739,7 @@ class FollowerRun:
             mapping=cfg.mapping,
             command_subscribers=1 + recording,
             telemetry_subscribers=recording + cfg.monitor,
-            realtime_priority=None,
+            realtime_priority=80,
         )
         ch.spawn("loop", run_loop_process, lc)
         ch.wait("loop", lambda: bool(ch.ask("loop", "ping").get("ready")), 30.0)

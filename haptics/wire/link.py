@@ -73,7 +73,7 @@ LINK_BAD: Final = 1  # not the layout, non-finite, or an implausible sequence ju
 LINK_REPLAY: Final = 2  # at or below the newest taken: replayed or overtaken
 
 _FLOAT_FIELDS: Final = {
-    layout.name: tuple(i for i, (_, t) in enumerate(layout.fields) if t == "f8")
+    layout.name: tuple(i for i, field in enumerate(layout.fields) if field[1] == "f8")
     for layout in (LEADER, FOLLOWER)
 }
 
