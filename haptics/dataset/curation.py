@@ -86,6 +86,23 @@ class FeatureTable:
     computed: int  # how many were (re)computed this time
 
 
+def _session_dir(ds: Dataset, rec_path: str) -> Path:
+    p = Path(rec_path)
+    return p if p.is_absolute() else ds.path / p
+
+
+def needs_features(ds: Dataset) -> bool:
+    """True if some catalogued session has no features yet or changed since."""
+    rows = FeatureCache.of(ds.path).load()
+    for rec in ds.store.sessions():
+        p = _session_dir(ds, rec.path)
+        if rec.session_id not in rows or (
+            p.is_dir() and rows[rec.session_id]["fingerprint"] != fingerprint(p)
+        ):
+            return True
+    return False
+
+
 def update_features(ds: Dataset, client: Any | None = None) -> FeatureTable:
     """Features of every catalogued session, computing only new or changed ones (as Dask
     tasks on `client` when given, else here) and keeping them in the dataset folder."""
@@ -95,7 +112,7 @@ def update_features(ds: Dataset, client: Any | None = None) -> FeatureTable:
     problems: dict[str, str] = {}
     recs = ds.store.sessions()
     for rec in recs:
-        p = Path(rec.path) if Path(rec.path).is_absolute() else ds.path / rec.path
+        p = _session_dir(ds, rec.path)
         if not p.is_dir():
             problems[rec.session_id] = f"{p} is missing; re-run `haptics dataset index`"
             continue

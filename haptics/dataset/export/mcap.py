@@ -97,10 +97,13 @@ def check(data: SessionData, out: Path) -> None:
         for name, table in data.streams.items():
             expect_equal(f"/{name} messages", counts.get(f"/{name}", 0), table.num_rows)
         expect_equal("/labels messages", counts.get("/labels", 0), data.labels.num_rows)
-        first = {}
-        for _, channel, message in reader.iter_messages():
+        first: dict[str, dict[str, object]] = {}
+        want_topics = {f"/{n}" for n, t in data.streams.items() if t.num_rows}
+        for _, channel, message in reader.iter_messages(log_time_order=False):
             if channel.topic not in first:
                 first[channel.topic] = json.loads(message.data)
+                if want_topics <= first.keys():
+                    break
         for name, table in data.streams.items():
             if table.num_rows:
                 flat = flat_table(table)
