@@ -16,10 +16,25 @@ from rich.console import Console
 from rich.markup import escape
 
 from haptics import plugins
-from haptics.cli import bench, dataset, keys, labels, replay, run, scenes, sessions, teleop
+from haptics.cli import (
+    annotate,
+    bench,
+    curate,
+    dataset,
+    export,
+    keys,
+    labels,
+    replay,
+    run,
+    scenes,
+    sessions,
+    teleop,
+)
 from haptics.errors import HapticsError
 
-CORE_COMMANDS = (run, sessions, scenes, replay, bench, dataset, labels, keys, teleop)
+CORE_COMMANDS = (
+    run, sessions, scenes, replay, bench, dataset, labels, annotate, keys, teleop, curate, export
+)
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]

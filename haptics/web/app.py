@@ -248,9 +248,8 @@ def h_queue(wb: Workbench, login: Login | None, _r: Request, _b: Any) -> dict[st
             for e in todo
         ],
         "assigned": len(assigned),
-        "done": sum(1 for it in assigned if it in mine) - sum(
-            1 for e in todo if e["reason"] == "rework"
-        ),
+        "done": sum(1 for it in assigned if it in mine)
+        - sum(1 for e in todo if e["reason"] == "rework"),
     }
 
 
@@ -265,14 +264,17 @@ def h_session(wb: Workbench, login: Login | None, r: Request, _b: Any) -> dict[s
         for name, k in tax.keys.items():
             keys.append(
                 {
-                    "taxonomy": tax_name, "key": name, "target": k.target,
-                    "value_type": k.value_type, "values": list(k.values),
-                    "minimum": k.minimum, "maximum": k.maximum, "blind": k.blind,
+                    "taxonomy": tax_name,
+                    "key": name,
+                    "target": k.target,
+                    "value_type": k.value_type,
+                    "values": list(k.values),
+                    "minimum": k.minimum,
+                    "maximum": k.maximum,
+                    "blind": k.blind,
                 }
             )
-    mine = [
-        _item_dict(it) for it, _ in wb.store.assignments(login.user) if it.session_id == sid
-    ]
+    mine = [_item_dict(it) for it, _ in wb.store.assignments(login.user) if it.session_id == sid]
     answers = [a.as_dict() for a in wb.store.answers(login.user, session_id=sid)]
     return {"session": rec.as_dict(), "keys": keys, "assigned": mine, "answers": answers}
 
@@ -314,8 +316,13 @@ def h_submit(wb: Workbench, login: Login | None, _r: Request, body: SubmitBody) 
     ids = wb.store.add_answers(
         [
             NewAnswer(
-                item.session_id, item.taxonomy, item.key, a.value,
-                t0_ns=a.t0_ns, t1_ns=a.t1_ns, supersedes=a.supersedes,
+                item.session_id,
+                item.taxonomy,
+                item.key,
+                a.value,
+                t0_ns=a.t0_ns,
+                t1_ns=a.t1_ns,
+                supersedes=a.supersedes,
             )
             for a in body.answers
         ],
@@ -420,6 +427,7 @@ def create_app(dataset_dir: Path, secret: str | None = None) -> Starlette:
         a("/api/users", "manage", h_users),
         a("/api/users", "manage", h_add_user, "POST", UserBody),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
@@ -430,4 +438,3 @@ def create_app(dataset_dir: Path, secret: str | None = None) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.workbench = wb
     return app
-

@@ -91,7 +91,8 @@ def authorize(request: Request, permission: str, signer: Signer, users: Users) -
             raise HTTPException(403, "missing or wrong CSRF token; reload the page and retry")
     if login.role not in PERMISSIONS[permission]:
         raise HTTPException(
-            403, f"'{login.user}' is a {login.role}; this needs one of: "
-            f"{', '.join(PERMISSIONS[permission])}"
+            403,
+            f"'{login.user}' is a {login.role}; this needs one of: "
+            f"{', '.join(PERMISSIONS[permission])}",
         )
     return login

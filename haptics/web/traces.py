@@ -52,7 +52,10 @@ def session_traces(session: Session) -> tuple[list[Trace], np.ndarray, np.ndarra
         cm = session.arrays("command")
         out.append(
             Trace(
-                "force", "commanded", "N", cm["host_time_ns"].astype(np.int64),
+                "force",
+                "commanded",
+                "N",
+                cm["host_time_ns"].astype(np.int64),
                 _norm(cm, "fx", "fy", "fz"),
             )
         )
