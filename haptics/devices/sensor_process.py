@@ -61,16 +61,23 @@ def run_sensor_process(cfg: SensorProcessConfig) -> None:
     """
     stop = child_setup("haptics-sensor")
     keep_off_loop_cpu(cfg.cpus)
-    device = make_device(cfg.device)
+    ctx = zmq_context()
+    ctl = ControlServer(ctx, cfg.control, SENSOR_COMMANDS)  # pings answered while it imports
+    try:
+        device = make_device(cfg.device)
+    except BaseException:
+        ctl.close()
+        ctx.term()
+        raise
     if not isinstance(device, SensorDevice):
+        ctl.close()
+        ctx.term()
         raise DeviceError(
             f"'{cfg.device}' takes force commands: run it as the session's --device, not as "
             "a second (sense-only) device"
         )
     schema = device.schema(device.argument)
     layouts = {d.name: Layout.from_spec(d.layout) for d in schema.streams}
-    ctx = zmq_context()
-    ctl = ControlServer(ctx, cfg.control, SENSOR_COMMANDS)
     pubs = {name: publisher(ctx, cfg.streams[name]) for name in layouts}
     counts: dict[str, dict[str, int]] = {
         n: {"published": 0, "bad": 0, "not_finite": 0} for n in layouts

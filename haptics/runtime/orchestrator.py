@@ -366,7 +366,8 @@ class SessionRun:
         loop_cpu, other_cpus = cpu_plan() if cfg.realtime else (None, None)
         recording = self.session_dir is not None
         declared = self._plan_sensors()
-        script = load_scene(cfg.scene)(cfg.scene_params).operator_script()
+        planned_scene = load_scene(cfg.scene)(cfg.scene_params)
+        script = planned_scene.operator_script()
         dc = DeviceProcessConfig(
             device=cfg.device,
             endpoints=self.endpoints,
@@ -379,6 +380,17 @@ class SessionRun:
         )
         # the device first: one that cannot open stops the start before a session folder exists
         self._spawn(spawn, "device", run_device_process, dc)
+        for proc_name, (spec, streams, _) in self.sensors.items():  # sense-only devices next
+            sc = SensorProcessConfig(
+                device=spec,
+                control=self.endpoints[f"ctl-{proc_name}"],
+                streams=streams,
+                inputs={"telemetry": self.endpoints["telemetry"]},
+                scene=planned_scene.describe(),
+                subscribers=int(recording),
+                cpus=other_cpus,
+            )
+            self._spawn(spawn, proc_name, run_sensor_process, sc)
         if recording:
             assert self.session_dir is not None
             manifest = Manifest(
@@ -455,19 +467,10 @@ class SessionRun:
         device = self._ask("device", "info")
         scene = self._ask("loop", "info")
         sensors_info: dict[str, Any] = {}
-        for proc_name, (spec, streams, _) in self.sensors.items():
-            sc = SensorProcessConfig(
-                device=spec,
-                control=self.endpoints[f"ctl-{proc_name}"],
-                streams=streams,
-                inputs={"telemetry": self.endpoints["telemetry"]},
-                scene=scene.get("scene", {}),
-                subscribers=int(recording),
-                cpus=other_cpus,
-            )
-            self._spawn(spawn, proc_name, run_sensor_process, sc)
+        for proc_name, (spec, _, _) in self.sensors.items():
+            # a sensor imports its model while the loop starts: give it more time
             self._wait_until(
-                lambda n=proc_name: bool(self._ask(n, "ping").get("streaming")), proc_name, 30.0
+                lambda n=proc_name: bool(self._ask(n, "ping").get("streaming")), proc_name, 90.0
             )
             sensors_info[spec] = self._ask(proc_name, "info").get("info", {})
         if recording:
@@ -710,8 +713,9 @@ class SessionRun:
             sensor_stats[spec] = report
             for stream, own in names.items():
                 if report.get("ok"):
-                    published[stream] = int(report.get("streams", {}).get(own, {}).get(
-                        "published", 0))
+                    published[stream] = int(
+                        report.get("streams", {}).get(own, {}).get("published", 0)
+                    )
         camera_stats: dict[str, Any] = {}
         if "camera" in self.procs:
             camera_stats = self._ask("camera", "stop", timeout_s=3.0)
