@@ -25,7 +25,9 @@ from sim.tactile import (
 pytestmark = pytest.mark.integration
 
 
-def _run(tmp_path: Path, duration_s: float, kill_sensor_at_s: float | None = None) -> dict[str, Any]:
+def _run(
+    tmp_path: Path, duration_s: float, kill_sensor_at_s: float | None = None
+) -> dict[str, Any]:
     cfg = SessionConfig(
         duration_s=duration_s, record_dir=tmp_path, monitor=False, sensors=["tactile-sim"],
         scene_params={"seed": 3},
