@@ -48,8 +48,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
+from sim.instruments.rcm import RcmConfig
 from sim.scenes.needle import OPERATOR_ARM_STIFFNESS_N_PER_M, lateral_spring
-from sim.scenes.probe import ContactEdges, Probe, left_contact
+from sim.scenes.probe import ContactEdges, Probe, instrumented, left_contact
 from sim.tissue.base import TissueInput
 from sim.tissue.cutting import Cutting, CuttingState
 from sim.visuals import (
@@ -81,6 +82,9 @@ class CuttingConfig(BaseModel):
     The model fields are those of `sim.tissue.Cutting` (see there for their literature basis).
     """
 
+    instrument: RcmConfig | None = Field(
+        None, description="the tool as a surgical instrument through a fixed entry point"
+    )
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(
@@ -169,7 +173,9 @@ class CuttingScene:
 
     def build(self) -> None:
         """Create the tissue block and the blade edge in a DIRECT pybullet client."""
-        probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.blade_radius_m)
+        probe = self._probe = Probe(
+            BLOCK_HALF_EXTENTS_M, self.cfg.blade_radius_m, self.cfg.instrument
+        )
         self.world, self.block, self.tool = probe.world, probe.block, probe.tool
 
     def path_coordinate_m(self, x: float, y: float) -> float:
@@ -177,6 +183,7 @@ class CuttingScene:
         ax, ay = self.cfg.path_start_m
         return (x - ax) * self._ux + (y - ay) * self._uy
 
+    @instrumented
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
         """Move the blade edge to `tool` (m), render normal + drag force (N) for `dt_s` s."""
         probe = self._probe

@@ -46,7 +46,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
-from sim.scenes.probe import ContactEdges, Probe, left_contact
+from sim.instruments.rcm import RcmConfig
+from sim.scenes.probe import ContactEdges, Probe, instrumented, left_contact
 from sim.tissue.base import TissueInput
 from sim.tissue.layered import INTACT, SKIN_FAT_MUSCLE, Layer, LayeredState
 from sim.tissue.needle import NeedleInsertion
@@ -139,6 +140,9 @@ def _default_layers() -> tuple[LayerConfig, ...]:
 class NeedleConfig(BaseModel):
     """Parameters of the needle scene; units in the field names. Unknown keys are rejected."""
 
+    instrument: RcmConfig | None = Field(
+        None, description="the tool as a surgical instrument through a fixed entry point"
+    )
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(
@@ -280,9 +284,12 @@ class NeedleScene:
 
     def build(self) -> None:
         """Create the tissue block and the needle tip in a DIRECT pybullet client."""
-        probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.tip_radius_m)
+        probe = self._probe = Probe(
+            BLOCK_HALF_EXTENTS_M, self.cfg.tip_radius_m, self.cfg.instrument
+        )
         self.world, self.block, self.tool = probe.world, probe.block, probe.tool
 
+    @instrumented
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
         """Move the needle tip to `tool` (m), render axial + lateral force (N) for `dt_s` s."""
         probe = self._probe

@@ -29,7 +29,8 @@ from pydantic import BaseModel, Field
 
 from haptics.errors import SceneError
 from haptics.loop.scene import Contact, Vec3
-from sim.scenes.probe import ContactEdges, Probe, left_contact
+from sim.instruments.rcm import RcmConfig
+from sim.scenes.probe import ContactEdges, Probe, instrumented, left_contact
 from sim.tactile import Inclusion as TactileInclusion
 from sim.tactile import ProbeForceMap, TactileArray, TactileArrayConfig, slab_for_stiffness
 from sim.tissue.kelvin_voigt import kelvin_voigt_force
@@ -54,6 +55,9 @@ VIEW_HALF_WIDTH_M = 0.04  # the picture shows the middle 8 cm of the block (came
 
 
 class PalpationConfig(BaseModel):
+    instrument: RcmConfig | None = Field(
+        None, description="the tool as a surgical instrument through a fixed entry point"
+    )
     seed: int = 0
     tissue_stiffness_n_per_m: float = Field(300.0, gt=0)
     tissue_damping_ns_per_m: float = Field(1.0, ge=0)
@@ -126,12 +130,15 @@ class PalpationScene:
         self._probe_look: Instrument | None = None
 
     def build(self) -> None:
-        probe = self._probe = Probe(BLOCK_HALF_EXTENTS_M, self.cfg.tool_radius_m)
+        probe = self._probe = Probe(
+            BLOCK_HALF_EXTENTS_M, self.cfg.tool_radius_m, self.cfg.instrument
+        )
         self.world, self.block, self.tool = probe.world, probe.block, probe.tool
         self.inc = probe.world.sphere(self.inclusion.radius_m, self.inclusion.center_m)
         if self.force_map is None:  # about a second; before the loop goes real-time
             self.force_map = self.tactile.force_map(self.tactile_inclusion)
 
+    @instrumented
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:
         probe = self._probe
         assert probe is not None, "build() first"
@@ -151,7 +158,9 @@ class PalpationScene:
                 fz = f
             else:  # the block's sides
                 f = kelvin_voigt_force(
-                    depth, rate, self.cfg.tissue_stiffness_n_per_m,
+                    depth,
+                    rate,
+                    self.cfg.tissue_stiffness_n_per_m,
                     self.cfg.tissue_damping_ns_per_m,
                 )
                 fx, fy, fz = nx * f, ny * f, nz * f

@@ -4,6 +4,7 @@ and the probe placing the instrument's tip in a real pybullet world."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,8 @@ from sim.instruments.rcm import (
     inverse,
     reach,
 )
+from sim.scenes.config import load_scene_params
+from sim.scenes.palpation import PalpationScene
 from sim.scenes.probe import Probe, instrumented
 
 CFG = RcmConfig()
@@ -134,3 +137,23 @@ def test_without_an_instrument_the_scene_is_unchanged() -> None:
     finally:
         assert scene._probe is not None
         scene._probe.close()
+
+
+def test_the_palpation_scene_takes_the_instrument_from_its_config(tmp_path: Path) -> None:
+    toml = tmp_path / "scene.toml"
+    toml.write_text(
+        "[palpation]\ninstrument = { entry_m = [0.0, 0.0, 0.12], "
+        "insertion_limits_m = [0.0, 0.124] }\n"
+    )
+    params = load_scene_params(toml, "palpation")
+    scene = PalpationScene(params)
+    scene.build()
+    try:
+        free = scene.step((0.0, 0.03, 0.01), (0.0, 0.0, 0.0), 0.001)
+        assert not free.contact
+        deep = scene.step((0.0, 0.03, -0.02), (0.0, 0.0, 0.0), 0.001)  # asks 20 mm in
+        assert deep.events & EVENT_JOINT_LIMIT
+        assert deep.contact and deep.depth_m < 0.0045  # stopped about 4 mm in
+        assert deep.force[2] > 0  # tissue and the limit spring push the operator back
+    finally:
+        scene.close()
