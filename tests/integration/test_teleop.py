@@ -35,6 +35,7 @@ from haptics.runtime.teleop import (
     OperatorRun,
     run_follower_link,
 )
+from haptics.session.clock import link_clock
 from haptics.wire import control
 from haptics.wire.curve import create_keys, load_keys, load_public, secure_client
 from haptics.wire.link import LEADER
@@ -238,8 +239,11 @@ def test_session_over_the_relay_survives_a_dropped_link(
     t = c["host_time_ns"]
     f = np.sqrt(c["fx"] ** 2 + c["fy"] ** 2 + c["fz"] ** 2)
     before = (t > down["last_rx_ns"] - 1_000_000_000) & (t <= down["last_rx_ns"])
-    assert f[before].max() > 0.1, ("no force before the drop: the test proves nothing",
-                                   {k: op_stats.get(k) for k in ("drops", "received", "sent", "ticks")}, {k: fl_stats.get(k) for k in ("drops", "received", "published", "ticks", "rtt_ms")})
+    assert f[before].max() > 0.1, (
+        "no force before the drop: the test proves nothing",
+        {k: op_stats.get(k) for k in ("drops", "received", "sent", "ticks")},
+        {k: fl_stats.get(k) for k in ("drops", "received", "published", "ticks", "rtt_ms")},
+    )
     silent = (t > down["last_rx_ns"] + WATCHDOG_NS) & (t < back)
     assert silent.sum() > 100
     assert np.all(f[silent] == 0.0) and np.all((c["flags"][silent] & FLAG_ARMED) == 0)
@@ -266,6 +270,8 @@ def test_session_over_the_relay_survives_a_dropped_link(
     assert np.median(known) >= 20e6  # the relay's 20 ms round trip is in it
     sender = state["device_time_ns"].astype(np.int64)
     assert np.all(np.diff(sender) > 0)  # the operator's clock, in order
+    fit = link_clock(state["device_time_ns"], state["host_time_ns"], rtt)
+    assert abs(fit["offset_ns"]) < 10e6  # one machine: both "hosts" share one clock
     manifest = s.manifest
     assert "operator host's CLOCK_MONOTONIC" in manifest.clock["link"]
     assert "device_to_host" in manifest.clock
