@@ -10,7 +10,8 @@ from haptics.runtime.relay import Relay, RelayConfig, hold_until
 
 def test_delay_jitter_and_loss() -> None:
     cfg = RelayConfig(rtt_ms=50.0, jitter=0.1, loss=0.5, rto_ms=200.0)
-    assert hold_until(cfg, 1.0, 0.0, 0.5, 0.9) == (pytest.approx(1.025), False)
+    held = hold_until(cfg, 1.0, 0.0, 0.5, 0.9)
+    assert held.due_s == pytest.approx(1.025) and not held.lost
     assert hold_until(cfg, 1.0, 0.0, 0.0, 0.9).due_s == pytest.approx(1.0225)  # −10 %
     assert hold_until(cfg, 1.0, 0.0, 1.0, 0.9).due_s == pytest.approx(1.0275)  # +10 %
     lost = hold_until(cfg, 1.0, 0.0, 0.5, 0.1)
