@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs, from Debian's archive; installs only what is missing.
 #   make (C firmware tests), gcc-arm-none-eabi + newlib (the board image cross-compiles),
-#   postgresql (a throwaway server for the label store's PostgreSQL tests).
+#   postgresql (a throwaway server for the label store's PostgreSQL tests),
+#   chromium (the annotation workbench's headless browser tests, driven by Playwright).
 # Idempotent and quiet when everything is there. Run as root (CI is), or with sudo.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v arm-none-eabi-gcc >/dev/null 2>&1 || need+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 for pkg in "${EXTRA_SYSTEM_PACKAGES[@]:-}"; do
     [ -n "$pkg" ] && ! dpkg -s "$pkg" >/dev/null 2>&1 && need+=("$pkg")
 done

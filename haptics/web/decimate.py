@@ -49,8 +49,8 @@ def minmax_numpy(
     starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
     ends = np.r_[starts[1:], tw.size]
     # argmin/argmax per column via reduceat on the values, then the first matching index
-    lo = np.minimum.reduceat(yw, starts)
-    hi = np.maximum.reduceat(yw, starts)
+    lo = np.fmin.reduceat(yw, starts)  # fmin/fmax: NaN samples are skipped
+    hi = np.fmax.reduceat(yw, starts)
     idx_lo = _first_index(yw, starts, ends, lo)
     idx_hi = _first_index(yw, starts, ends, hi)
     idx = np.sort(np.unique(np.concatenate([idx_lo, idx_hi])))
@@ -60,13 +60,15 @@ def minmax_numpy(
 def _first_index(
     y: np.ndarray, starts: np.ndarray, ends: np.ndarray, target: np.ndarray
 ) -> np.ndarray:
-    """Per segment [start, end), the index of the first sample equal to `target`."""
+    """Per segment [start, end), the index of the first sample equal to `target` (the
+    segment's start when none is, e.g. an all-NaN column)."""
     seg = np.repeat(np.arange(starts.size), ends - starts)
     hit = y == target[seg]
     # first hit per segment: the smallest index among hits of that segment
     pos = np.flatnonzero(hit)
     first = np.full(starts.size, -1, dtype=np.int64)
-    segs = seg[pos]
-    keep = np.r_[True, segs[1:] != segs[:-1]]
-    first[segs[keep]] = pos[keep]
+    if pos.size:
+        segs = seg[pos]
+        keep = np.r_[True, segs[1:] != segs[:-1]]
+        first[segs[keep]] = pos[keep]
     return np.where(first >= 0, first, starts)

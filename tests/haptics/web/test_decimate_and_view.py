@@ -1,0 +1,80 @@
+"""Decimation (pure functions) and the session view through the API: a trace never carries
+more than two points per pixel column, and every column keeps its extremes."""
+
+from __future__ import annotations
+
+import numpy as np
+from starlette.testclient import TestClient
+
+from haptics.web.decimate import minmax, minmax_numpy
+from tests.haptics.web.workbench_builders import Bench
+
+MS = 1_000_000
+
+
+def column(t: np.ndarray, t0: int, t1: int, width: int) -> np.ndarray:
+    return np.clip((t - t0) * width // (t1 - t0), 0, width - 1)
+
+
+def test_minmax_keeps_every_columns_extremes_and_bounds_the_points() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(200_000, dtype=np.int64) * MS
+    y = rng.normal(size=t.size)
+    y[123_457] = 50.0  # one spike must survive any zoom
+    for t0, t1, width in [(0, int(t[-1]), 500), (10**9, 90 * 10**9, 1000), (0, int(t[-1]), 37)]:
+        tt, yy = minmax(t, y, t0, t1, width)
+        assert tt.size <= 2 * width + 2
+        assert np.all(np.diff(tt) > 0)
+        inside = (t >= t0) & (t <= t1)
+        assert yy.max() == y[inside].max() and yy.min() == y[inside].min()
+        # same extremes per column as the numpy reference
+        rt, ry = minmax_numpy(t[inside], y[inside], t0, t1, width)
+        for c in np.unique(column(rt, t0, t1, width))[:50]:
+            got = yy[(column(tt, t0, t1, width) == c) & (tt >= t0) & (tt <= t1)]
+            ref = ry[column(rt, t0, t1, width) == c]
+            assert got.max() == ref.max() and got.min() == ref.min()
+
+
+def test_small_windows_come_back_whole() -> None:
+    t = np.arange(100, dtype=np.int64) * MS
+    y = np.sin(t / 1e7)
+    tt, yy = minmax(t, y, 10 * MS, 20 * MS, 800)
+    assert tt[0] == 9 * MS and tt[-1] == 21 * MS  # one sample beyond each edge
+    assert np.array_equal(yy, y[9:22])
+
+
+def test_numpy_path_handles_nan() -> None:
+    t = np.arange(10_000, dtype=np.int64) * MS
+    y = np.ones(t.size)
+    y[::7] = np.nan
+    y[5000] = 9.0
+    tt, yy = minmax(t, y, 0, int(t[-1]), 100)
+    assert tt.size <= 202 and np.nanmax(yy) == 9.0
+
+
+def test_view_of_any_window_is_bounded(
+    clients: dict[str, tuple[TestClient, str]], bench: Bench
+) -> None:
+    c, _ = clients["alice"]
+    url = f"/api/sessions/{bench.session_id}/view"
+    whole = c.get(url, params={"width": 100}).json()
+    names = {(t["panel"], t["name"]) for t in whole["traces"]}
+    assert {("force", "commanded"), ("force", "rendered"), ("force", "applied")} <= names
+    assert {("position", "pz"), ("depth", "contact depth")} <= names
+    for tr in whole["traces"]:
+        assert 0 < len(tr["t_ms"]) <= 2 * 100 + 2
+        assert len(tr["t_ms"]) == len(tr["y"])
+    depth = next(t for t in whole["traces"] if t["name"] == "contact depth")
+    assert max(depth["y"]) == 0.001 and min(depth["y"]) == 0.0  # the step survives
+    zoom = c.get(
+        url,
+        params={
+            "t0_ns": bench.start_ns + 100 * MS,
+            "t1_ns": bench.start_ns + 110 * MS,
+            "width": 800,
+        },
+    ).json()
+    pz = next(t for t in zoom["traces"] if t["name"] == "pz")
+    assert 10 <= len(pz["t_ms"]) <= 13  # 10 ms at 1 kHz: every sample, nothing decimated
+    bad = c.get(url, params={"t0_ns": bench.start_ns + 5, "t1_ns": bench.start_ns})
+    assert bad.status_code == 400
