@@ -268,6 +268,49 @@ add_bench_command(
 )
 
 
+# -- haptics bench palpation --------------------------------------------------------------------
+def _setup_palpation(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Finding the palpation scene's inclusion: detection rate, localisation error and false "
+        "positives over N seeds, with the tactile frames and with the stylus force alone, side "
+        "by side (offline scripted sweeps of the scene's model; see sim.tactile.evaluate)."
+    )
+    p.add_argument("--seeds", type=int, default=10, help="seeds to evaluate (1..1000)")
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_palpation)
+
+
+def _cmd_palpation(args: argparse.Namespace) -> int:
+    from haptics.plugins import load_tool
+
+    if not 1 <= args.seeds <= 1000:
+        raise ConfigError(f"--seeds {args.seeds}: give a number from 1 to 1000")
+    r = load_tool("palpation-benchmark")(args.seeds, args.first_seed)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+
+    def mm(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1f} mm"
+
+    table = Table(title=f"palpation: {r['seeds']} seeds ({r['method']})")
+    table.add_column("")
+    table.add_column("tactile frames", justify="right")
+    table.add_column("stylus force alone", justify="right")
+    t, f = r["tactile"], r["force"]
+    table.add_row("detection rate", f"{t['detection_rate']:.0%}", f"{f['detection_rate']:.0%}")
+    table.add_row("error median", mm(t["error_median_mm"]), mm(f["error_median_mm"]))
+    table.add_row("error max", mm(t["error_max_mm"]), mm(f["error_max_mm"]))
+    table.add_row(
+        "false positives (no inclusion)",
+        f"{t['false_positive_rate']:.0%}",
+        f"{f['false_positive_rate']:.0%}",
+    )
+    Console().print(table)
+    return 0
+
+
 # -- haptics bench labels ------------------------------------------------------------------------
 def _setup_labels(p: argparse.ArgumentParser) -> None:
     p.description = (
@@ -318,6 +361,9 @@ def _cmd_labels(args: argparse.Namespace) -> int:
 
 add_bench_command(
     "labels", "label store: agreement time and append p99 under 8 writers", _setup_labels
+)
+add_bench_command(
+    "palpation", "finding the inclusion: tactile frames vs stylus force alone", _setup_palpation
 )
 
 
