@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import signal
+from collections import deque
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,17 +91,26 @@ class Relay:
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+        pending: deque[tuple[float, bytes | None]] = deque()
+        arrived = asyncio.Event()
 
         async def forward() -> None:
             while True:
-                due, data = await queue.get()
-                if data is None:
-                    return
-                wait = due - loop.time()
+                if not pending:
+                    arrived.clear()
+                    await arrived.wait()
+                    continue
+                wait = pending[0][0] - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                writer.write(data)
+                    continue
+                now = loop.time()  # everything due goes in one write: no per-chunk sleeps
+                while pending and pending[0][0] <= now:
+                    data = pending.popleft()[1]
+                    if data is None:
+                        await writer.drain()
+                        return
+                    writer.write(data)
                 await writer.drain()
 
         sender = asyncio.create_task(forward())
@@ -112,11 +122,13 @@ class Relay:
                 previous = hold.due_s
                 self.chunks += 1
                 self.lost += hold.lost
-                queue.put_nowait((hold.due_s, data))
+                pending.append((hold.due_s, data))
+                arrived.set()
         except (ConnectionError, OSError):
             pass
         finally:
-            queue.put_nowait((0.0, None))
+            pending.append((previous, None))
+            arrived.set()
             with contextlib.suppress(ConnectionError, OSError):
                 await sender
             writer.close()

@@ -642,7 +642,7 @@ class OperatorRun:
             return self.result
         ch = self.children
         disarm = ch.ask("device", "disarm")
-        link = ch.ask("link", "stop", 3.0)
+        link = ch.ask("link", "stop", 10.0)
         device = ch.ask("device", "stop", 3.0)
         ch.close()
         self.result = {
@@ -781,7 +781,7 @@ class FollowerRun:
             return self.result
         ch = self.children
         loop = ch.ask("loop", "stop", 3.0)
-        link = ch.ask("link", "stop", 3.0)
+        link = ch.ask("link", "stop", 10.0)
         published: dict[str, int] = {}
         if link.get("ok"):
             published["state"] = int(link.get("published", 0))
