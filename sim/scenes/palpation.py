@@ -21,8 +21,13 @@ force is a function of the tool's position and the sample's velocity, so a repea
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import math
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -86,6 +91,45 @@ class Inclusion(BaseModel):
     stiffness_n_per_m: float
 
 
+def force_map_cache_dir() -> Path:
+    """Where built force maps are kept: $HAPTICS_CACHE or ~/.cache/haptics, /force-maps."""
+    root = os.environ.get("HAPTICS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "haptics"
+    )
+    return Path(root) / "force-maps"
+
+
+def cached_force_map(array: TactileArray, inclusion: TactileInclusion) -> ProbeForceMap:
+    """The array's force map over `inclusion`: built once (one to several seconds, which
+    the loop's start-up would otherwise pay at every session) and kept in
+    `force_map_cache_dir()` under a hash of everything it depends on. A cache that cannot be
+    read or written is ignored (the map is built)."""
+    key = json.dumps(
+        {"array": array.config.model_dump(mode="json"), "inclusion": inclusion.model_dump(
+            mode="json"), "format": 1},
+        sort_keys=True,
+    )
+    path = force_map_cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        data = json.loads(path.read_text())
+        return ProbeForceMap(
+            inclusion,
+            float(data["spacing_m"]),
+            float(data["base_n_per_m"]),
+            tuple(tuple(float(v) for v in row) for row in data["table"]),
+        )
+    built = array.force_map(inclusion)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({
+            "spacing_m": built.spacing_m, "base_n_per_m": built.base_n_per_m,
+            "table": built.table,
+        }))
+        os.replace(tmp, path)
+    return built
+
+
 def draw_modulus_ratio(cfg: PalpationConfig) -> float:
     """The inclusion's modulus ratio for `cfg.seed`, from its own stream of the seed (the
     position, radius and stiffness `draw_inclusion` gives stay what they were)."""
@@ -135,8 +179,8 @@ class PalpationScene:
         )
         self.world, self.block, self.tool = probe.world, probe.block, probe.tool
         self.inc = probe.world.sphere(self.inclusion.radius_m, self.inclusion.center_m)
-        if self.force_map is None:  # about a second; before the loop goes real-time
-            self.force_map = self.tactile.force_map(self.tactile_inclusion)
+        if self.force_map is None:  # before the loop goes real-time
+            self.force_map = cached_force_map(self.tactile, self.tactile_inclusion)
 
     @instrumented
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:

@@ -1,5 +1,6 @@
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +8,7 @@ from haptics.loop.scene import load_scene, scene_names
 from sim.scenes.palpation import (
     PalpationConfig,
     PalpationScene,
+    cached_force_map,
     draw_inclusion,
     draw_modulus_ratio,
 )
@@ -106,3 +108,17 @@ def test_ground_truth_is_reproducible_from_the_seed() -> None:
     assert a == b and a != c
     truth = PalpationScene({"seed": 7}).describe()["ground_truth"]["inclusion"]
     assert truth == {**a.model_dump(), "modulus_ratio": draw_modulus_ratio(PalpationConfig(seed=7))}
+
+
+def test_force_map_is_cached_and_reads_back_the_same(
+    scene: PalpationScene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HAPTICS_CACHE", str(tmp_path))
+    built = cached_force_map(scene.tactile, scene.tactile_inclusion)
+    assert len(list((tmp_path / "force-maps").glob("*.json"))) == 1
+    again = cached_force_map(scene.tactile, scene.tactile_inclusion)
+    assert again == built
+    other = cached_force_map(
+        scene.tactile, scene.tactile_inclusion.model_copy(update={"modulus_ratio": 9.0})
+    )
+    assert other.table != built.table  # the key holds the inclusion
