@@ -164,7 +164,14 @@ async function fetchView() {
   const v = S.view;
   const q = `t0_ns=${Math.round(v.t0)}&t1_ns=${Math.round(v.t1)}&width=${v.width}`;
   const data = await api(`/api/sessions/${encodeURIComponent(v.sid)}/view?${q}`);
+  for (const tr of data.traces) { tr.t_ms = unpack(tr.t_ms, Float64Array); tr.y = unpack(tr.y, Float32Array); }
   if (data.t0_ns === Math.round(v.t0) && data.t1_ns === Math.round(v.t1)) { v.data = data; drawAll(); }
+}
+
+function unpack(b64, Type) {  // the server sends samples as base64 of little-endian arrays
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Type(bytes.buffer);
 }
 
 const xOf = (t) => ((t - S.view.t0) / (S.view.t1 - S.view.t0)) * S.view.width;

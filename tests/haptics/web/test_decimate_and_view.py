@@ -3,10 +3,14 @@ more than two points per pixel column, and every column keeps its extremes."""
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import numpy as np
 from starlette.testclient import TestClient
 
 from haptics.web.decimate import minmax, minmax_numpy
+from haptics.web.traces import Trace
 from tests.haptics.web.workbench_builders import Bench
 
 MS = 1_000_000
@@ -52,6 +56,25 @@ def test_numpy_path_handles_nan() -> None:
     assert tt.size <= 202 and np.nanmax(yy) == 9.0
 
 
+def samples(trace: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A trace's (t_ms, y) as the browser decodes them."""
+    t = np.frombuffer(base64.b64decode(trace["t_ms"]), "<f8")
+    y = np.frombuffer(base64.b64decode(trace["y"]), "<f4")
+    assert t.size == y.size == trace["n"]
+    return t, y
+
+
+def test_coarse_level_keeps_extremes_of_an_hour() -> None:
+    t = np.arange(3_600_000, dtype=np.int64) * MS
+    y = np.sin(np.arange(t.size) / 5000.0)
+    y[2_000_001] = -7.0
+    tr = Trace("force", "x", "N", t, y)
+    assert tr.lod_t.size < t.size // 30
+    wt, wy = tr.decimated(0, int(t[-1]), 1000)
+    assert wy.min() == -7.0 and wy.max() == y.max()
+    assert wt.size <= 2002 and np.all(np.diff(wt) >= 0)
+
+
 def test_view_of_any_window_is_bounded(
     clients: dict[str, tuple[TestClient, str]], bench: Bench
 ) -> None:
@@ -62,10 +85,9 @@ def test_view_of_any_window_is_bounded(
     assert {("force", "commanded"), ("force", "rendered"), ("force", "applied")} <= names
     assert {("position", "pz"), ("depth", "contact depth")} <= names
     for tr in whole["traces"]:
-        assert 0 < len(tr["t_ms"]) <= 2 * 100 + 2
-        assert len(tr["t_ms"]) == len(tr["y"])
-    depth = next(t for t in whole["traces"] if t["name"] == "contact depth")
-    assert max(depth["y"]) == 0.001 and min(depth["y"]) == 0.0  # the step survives
+        assert 0 < samples(tr)[0].size <= 2 * 100 + 2
+    depth = samples(next(t for t in whole["traces"] if t["name"] == "contact depth"))[1]
+    assert depth.max() == np.float32(0.001) and depth.min() == 0.0  # the step survives
     zoom = c.get(
         url,
         params={
@@ -74,7 +96,7 @@ def test_view_of_any_window_is_bounded(
             "width": 800,
         },
     ).json()
-    pz = next(t for t in zoom["traces"] if t["name"] == "pz")
-    assert 10 <= len(pz["t_ms"]) <= 13  # 10 ms at 1 kHz: every sample, nothing decimated
+    pz_t, _ = samples(next(t for t in zoom["traces"] if t["name"] == "pz"))
+    assert 10 <= pz_t.size <= 13  # 10 ms at 1 kHz: every sample, nothing decimated
     bad = c.get(url, params={"t0_ns": bench.start_ns + 5, "t1_ns": bench.start_ns})
     assert bad.status_code == 400
