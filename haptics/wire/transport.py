@@ -38,6 +38,9 @@ def tcp_endpoints(host: str, base_port: int) -> dict[str, str]:
     return {name: f"tcp://{host}:{base_port + i}" for i, name in enumerate(names)}
 
 
+SUBSCRIPTION_HWM = 256
+
+
 def is_loopback(endpoint: str) -> bool:
     """Whether a tcp:// endpoint's host is a loopback address (ipc:// and inproc:// count)."""
     if not endpoint.startswith("tcp://"):
@@ -80,6 +83,9 @@ def publisher(
     if curve is not None:
         secure_server(sock, curve)
     sock.setsockopt(zmq.SNDHWM, hwm)
+    # subscription frames queue at most this deep per peer: a peer flooding them is held back
+    # by ZeroMQ instead of filling the publisher's memory and thread
+    sock.setsockopt(zmq.RCVHWM, SUBSCRIPTION_HWM)
     sock.setsockopt(zmq.XPUB_VERBOSE, 1)
     sock.setsockopt(zmq.LINGER, 1000)
     sock.bind(endpoint)
@@ -159,10 +165,12 @@ def drain_latest(sock: zmq.Socket[bytes], limit: int = 1 << 30) -> tuple[bytes |
     return latest, n
 
 
-def drain_subscriptions(sock: zmq.Socket[bytes]) -> int:
-    """Read pending (un)subscription messages from an XPUB without blocking; net change."""
+def drain_subscriptions(sock: zmq.Socket[bytes], limit: int = 64) -> int:
+    """Read pending (un)subscription messages from an XPUB without blocking, at most `limit`
+    of them (a flood of subscription frames cannot hold the caller; the rest wait); the net
+    change in subscribers among those read."""
     delta = 0
-    while True:
+    for _ in range(limit):
         try:
             msg = sock.recv(zmq.NOBLOCK)
         except zmq.Again:
@@ -171,6 +179,7 @@ def drain_subscriptions(sock: zmq.Socket[bytes]) -> int:
             delta += 1
         elif msg[:1] == b"\x00":
             delta -= 1
+    return delta
 
 
 def spin_until(

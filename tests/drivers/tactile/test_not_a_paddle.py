@@ -16,7 +16,7 @@ def test_serial_device_on_a_taxel_board_says_it_is_not_a_paddle(
 ) -> None:
     dev = SerialDevice(taxel_emulator.port)
     try:
-        with pytest.raises(DeviceError, match="taxel board .* not a haptic paddle.*TaxelBoard"):
+        with pytest.raises(DeviceError, match=r"taxel board .* not a haptic paddle.*TaxelBoard"):
             dev.open()
     finally:
         dev.close()
