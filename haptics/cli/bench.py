@@ -431,3 +431,51 @@ def _cmd_teleop(args: argparse.Namespace) -> int:
 add_bench_command(
     "teleop", "bilateral link under delay: baseline against time-domain passivity", _setup_teleop
 )
+
+
+# -- haptics bench annotate ----------------------------------------------------------------------
+def _setup_annotate(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "The annotation workbench on a long 1 kHz session served by uvicorn: the first view "
+        "(cold: traces read from disk; target ≤ 500 ms) and zoom/pan answers over HTTP "
+        "(target p95 ≤ 150 ms)."
+    )
+    p.add_argument("--seconds", type=float, default=3600.0, help="session length (default 1 h)")
+    p.add_argument("--zooms", type=int, default=200, help="zoom/pan requests to time")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_annotate)
+
+
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from haptics.bench.annotate import run_annotate_bench
+
+    check_range("--seconds", args.seconds, 24 * 3600.0, "s")
+    if args.zooms < 1:
+        raise ConfigError("--zooms: give at least 1")
+    r = run_annotate_bench(args.seconds, args.zooms)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+
+    def ok(flag: bool) -> str:
+        return "[green]met[/]" if flag else "[red]missed[/]"
+
+    t = Table(title=f"annotation workbench, {args.seconds:g} s at 1 kHz ({r['rows_per_stream']:,} "
+              "rows per stream)")
+    t.add_column("figure")
+    t.add_column("measured")
+    t.add_column("target")
+    t.add_row("first view (cold)", f"{r['first_view_ms']:.0f} ms ({r['first_view_bytes']:,} B)",
+              f"≤ 500 ms {ok(r['first_view_ok'])}")
+    t.add_row("zoom / pan p50", f"{r['zoom_p50_ms']:.1f} ms", "")
+    t.add_row("zoom / pan p95", f"{r['zoom_p95_ms']:.1f} ms (max {r['zoom_max_ms']:.0f})",
+              f"≤ 150 ms {ok(r['zoom_ok'])}")
+    t.add_row("largest answer", f"{r['zoom_max_bytes']:,} B", "")
+    Console().print(t)
+    return 0
+
+
+add_bench_command(
+    "annotate", "annotation workbench: first view and zoom/pan of a 1 h 1 kHz session",
+    _setup_annotate,
+)
