@@ -24,14 +24,8 @@ and a tactile driver publishes `array.frame(ProbePose(x, y, z), inclusion, rng)`
 1 ms each) at `array.config.rate_hz`; A · Σ p of the clean frame equals `fz` within 0.2 %.
 """
 
-from sim.tactile.detect import (
-    Detection,
-    detect_frame,
-    detect_from_force,
-    detect_sweep,
-    homogeneous_background,
-    median_background,
-)
+from typing import Any
+
 from sim.tactile.force_map import ProbeForceMap
 from sim.tactile.grid import ProbePose, TaxelGrid
 from sim.tactile.model import (
@@ -42,8 +36,29 @@ from sim.tactile.model import (
     slab_for_stiffness,
 )
 from sim.tactile.noise import NoiseModel
-from sim.tactile.render import render_pressure_png
 from sim.tactile.sensor import TactileArray, TactileArrayConfig
+
+# detect (scipy.ndimage) and render (matplotlib) load on first use: a scene or driver that only
+# renders force and frames does not pay their import (seconds on a loaded machine) at start-up
+_LAZY = {
+    "Detection": "sim.tactile.detect",
+    "detect_frame": "sim.tactile.detect",
+    "detect_from_force": "sim.tactile.detect",
+    "detect_sweep": "sim.tactile.detect",
+    "homogeneous_background": "sim.tactile.detect",
+    "median_background": "sim.tactile.detect",
+    "render_pressure_png": "sim.tactile.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim.tactile' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "Detection",
