@@ -42,7 +42,7 @@ def _append(w: StreamWriter, layout: Layout, cols: dict[str, np.ndarray], n: int
     """Append `n` rows to a stream as one record batch, keeping the writer's books (rows,
     time span, sequence numbers: contiguous here) as `StreamWriter.flush` does. Per-message
     decoding would take minutes for an hour at 1 kHz."""
-    arr = np.zeros(n, dtype=layout._dtype)  # type: ignore[attr-defined]
+    arr: Any = np.zeros(n, dtype=layout._dtype)  # type: ignore[attr-defined]
     for name, v in cols.items():
         arr[name] = v
     batch = pa.RecordBatch.from_arrays(
