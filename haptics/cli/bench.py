@@ -433,6 +433,48 @@ add_bench_command(
 )
 
 
+# --- bench export ---------------------------------------------------------------------
+
+
+def _setup_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hours", type=float, default=1.0, help="length of the long session")
+    p.add_argument("--sessions", type=int, default=100, help="sessions in the batch")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each batch session")
+    p.add_argument("--workers", type=int, default=2, help="local cluster workers")
+    p.add_argument("--rank-sessions", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from haptics.bench.export import run_export_bench
+
+    r = run_export_bench(args.hours, args.sessions, args.seconds, args.workers,
+                         args.rank_sessions)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    h, b, k = r["hour_to_parquet"], r["batch"], r["rank"]
+    t = Table(title="export and ranking")
+    t.add_column("what")
+    t.add_column("measured")
+    t.add_column("target / baseline")
+    t.add_row(f"{h['hours']:g} h at 1 kHz to Parquet ({h['rows']:,} rows, with read-back)",
+              f"{h['export_s']:.2f} s", f"≤ {h['target_s']:g} s")
+    t.add_row(f"{b['sessions']} × {b['seconds_each']:g} s on a LocalCluster of {b['workers']}",
+              f"{b['cluster_s']:.2f} s (+{b['cluster_start_s']:.1f} s start)",
+              f"serially in one process {b['serial_s']:.2f} s: speed-up {b['speedup']}× "
+              f"({b['speedup_with_start']}× with the start)")
+    t.add_row(f"rank + duplicates of {k['sessions']} sessions ({k['labeled']} labeled)",
+              f"{k['rank_and_duplicates_s']:.3f} s", f"≤ {k['target_s']:g} s")
+    Console().print(t)
+    return 0
+
+
+add_bench_command("export", "export speed (hour to Parquet, batch on Dask) and ranking",
+                  _setup_export)
+
+
 # -- haptics bench annotate ----------------------------------------------------------------------
 def _setup_annotate(p: argparse.ArgumentParser) -> None:
     p.description = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from haptics.errors import ConfigError
 
@@ -17,7 +18,7 @@ from haptics.errors import ConfigError
 @contextmanager
 def dask_client(
     scheduler: str | None = None, workers: int | None = None, processes: bool = True
-) -> Iterator[object]:
+) -> Iterator[Any]:
     """A `distributed.Client`: connected to `scheduler`, or to a LocalCluster started here
     (and closed on exit) with `workers` workers (default: one per core).
 
@@ -27,7 +28,7 @@ def dask_client(
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             raise ConfigError(
                 f"cannot reach the Dask scheduler {scheduler} ({exc}); start one with "
@@ -36,19 +37,19 @@ def dask_client(
         try:
             yield client
         finally:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
         return
     n = workers or max(1, os.cpu_count() or 1)
-    cluster = LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=n,
         threads_per_worker=1,
         processes=processes,
         dashboard_address=None,
         silence_logs=40,
     )
-    client = Client(cluster)
+    client = Client(cluster)  # type: ignore[no-untyped-call]
     try:
         yield client
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
         cluster.close()

@@ -33,7 +33,7 @@ VALIDATION_TAXONOMY = "provenance"
 VALIDATION_KEY = "validated"
 VALIDATION_TOML = f"""name = "{VALIDATION_TAXONOMY}"
 version = 1
-description = "Whether a person has checked that a simulated session is realistic enough to train on."
+description = "Whether a person checked that a simulated session is realistic enough to train on."
 
 [keys.{VALIDATION_KEY}]
 target = "session"
@@ -213,13 +213,13 @@ def duplicates(
     z = scale(matrix)
     nn = NearestNeighbors(radius=threshold).fit(z)
     dist, idx = nn.radius_neighbors(z, sort_results=True)
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for i in range(len(ids)):
         for d, j in zip(dist[i], idx[i], strict=True):
             if j > i:
                 pairs.append({"session_id": ids[i], "duplicate_of": ids[int(j)],
                               "distance": float(d)})
-    pairs.sort(key=lambda p: p["distance"])
+    pairs.sort(key=lambda p: float(p["distance"]))
     return pairs
 
 

@@ -65,7 +65,7 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         "",
         f"- sessions: {card['sessions']} (provenance: "
         + ", ".join(f"{k} {v}" for k, v in card["provenance"].items()) + ")",
-        f"- rows per stream: " + ", ".join(f"{k} {v}" for k, v in card["rows"].items()),
+        "- rows per stream: " + ", ".join(f"{k} {v}" for k, v in card["rows"].items()),
         f"- labels: {card['label_rows']} answers over {card['sessions_labeled']} sessions",
         f"- layout: {card['layout']}",
         f"- open with: {card['open_with']}",

@@ -80,7 +80,7 @@ def write(data: SessionData, out: Path) -> None:
         for name, blob in attachments(data.manifest_json).items():
             w.add_attachment(create_time=t0, log_time=t0, name=name,
                              media_type="application/json", data=blob)
-        w.finish()
+        w.finish()  # type: ignore[no-untyped-call]
 
 
 def check(data: SessionData, out: Path) -> None:

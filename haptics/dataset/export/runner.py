@@ -186,7 +186,7 @@ def run_jobs(
         futures = [client.submit(export_task, job, fmt_name, str(out), pure=False,
                                  key=f"export-{fmt_name}-{job.session_id}-{uuid.uuid4().hex[:6]}")
                    for job in jobs]
-        for fut in as_completed(futures):
+        for fut in as_completed(futures):  # type: ignore[no-untyped-call]
             r = fut.result()
             results.append(r)
             if on_result:
