@@ -99,13 +99,13 @@ def force_map_cache_dir() -> Path:
     return Path(root) / "force-maps"
 
 
-def cached_force_map(array: TactileArray, inclusion: TactileInclusion) -> ProbeForceMap:
+def cached_force_map(config: TactileArrayConfig, inclusion: TactileInclusion) -> ProbeForceMap:
     """The array's force map over `inclusion`: built once (one to several seconds, which
     the loop's start-up would otherwise pay at every session) and kept in
     `force_map_cache_dir()` under a hash of everything it depends on. A cache that cannot be
     read or written is ignored (the map is built)."""
     key = json.dumps(
-        {"array": array.config.model_dump(mode="json"), "inclusion": inclusion.model_dump(
+        {"array": config.model_dump(mode="json"), "inclusion": inclusion.model_dump(
             mode="json"), "format": 1},
         sort_keys=True,
     )
@@ -118,7 +118,7 @@ def cached_force_map(array: TactileArray, inclusion: TactileInclusion) -> ProbeF
             float(data["base_n_per_m"]),
             tuple(tuple(float(v) for v in row) for row in data["table"]),
         )
-    built = array.force_map(inclusion)
+    built = TactileArray(config).force_map(inclusion)  # the model: only on a cache miss
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -158,9 +158,10 @@ class PalpationScene:
         self.cfg = PalpationConfig(**(config or {}))
         self.inclusion = draw_inclusion(self.cfg)
         self.modulus_ratio = draw_modulus_ratio(self.cfg)
-        self.tactile = TactileArray(
-            TactileArrayConfig(tissue=slab_for_stiffness(self.cfg.tissue_stiffness_n_per_m))
+        self.tactile_config = TactileArrayConfig(
+            tissue=slab_for_stiffness(self.cfg.tissue_stiffness_n_per_m)
         )
+        self._tactile: TactileArray | None = None
         self.tactile_inclusion = TactileInclusion(
             center_m=self.inclusion.center_m,
             radius_m=self.inclusion.radius_m,
@@ -180,7 +181,14 @@ class PalpationScene:
         self.world, self.block, self.tool = probe.world, probe.block, probe.tool
         self.inc = probe.world.sphere(self.inclusion.radius_m, self.inclusion.center_m)
         if self.force_map is None:  # before the loop goes real-time
-            self.force_map = cached_force_map(self.tactile, self.tactile_inclusion)
+            self.force_map = cached_force_map(self.tactile_config, self.tactile_inclusion)
+
+    @property
+    def tactile(self) -> TactileArray:
+        """The scene's tactile array (its model built on first use, not at every start-up)."""
+        if self._tactile is None:
+            self._tactile = TactileArray(self.tactile_config)
+        return self._tactile
 
     @instrumented
     def step(self, tool: Vec3, tool_velocity: Vec3, dt_s: float) -> Contact:

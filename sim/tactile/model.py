@@ -69,7 +69,6 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from haptics.errors import ConfigError
@@ -226,6 +225,8 @@ class TactileModel:
         dc = rc[1][:, None] - rc[1][None, :] + (g.cols - 1)
         self.base_compliance: FloatArray = table[dr, dc] / self._e_star  # m/N
         with one_blas_thread():
+            import scipy.linalg  # on first use: importing it costs seconds on a loaded box
+
             self._base_inverse: FloatArray = scipy.linalg.cho_solve(
                 scipy.linalg.cho_factor(self.base_compliance), np.eye(g.n)
             )
@@ -349,6 +350,8 @@ def _solve_spd(c: FloatArray) -> FloatArray:
     """x with C x = 1 for a symmetric positive definite C (Cholesky; LU if rounding spoils it)."""
     ones = np.ones(c.shape[0])
     try:
+        import scipy.linalg
+
         factor = scipy.linalg.cho_factor(c, check_finite=False, overwrite_a=False)
         out: FloatArray = scipy.linalg.cho_solve(factor, ones, check_finite=False)
     except np.linalg.LinAlgError:

@@ -114,11 +114,11 @@ def test_force_map_is_cached_and_reads_back_the_same(
     scene: PalpationScene, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HAPTICS_CACHE", str(tmp_path))
-    built = cached_force_map(scene.tactile, scene.tactile_inclusion)
+    built = cached_force_map(scene.tactile_config, scene.tactile_inclusion)
     assert len(list((tmp_path / "force-maps").glob("*.json"))) == 1
-    again = cached_force_map(scene.tactile, scene.tactile_inclusion)
+    again = cached_force_map(scene.tactile_config, scene.tactile_inclusion)
     assert again == built
     other = cached_force_map(
-        scene.tactile, scene.tactile_inclusion.model_copy(update={"modulus_ratio": 9.0})
+        scene.tactile_config, scene.tactile_inclusion.model_copy(update={"modulus_ratio": 9.0})
     )
     assert other.table != built.table  # the key holds the inclusion
