@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 256 * 1024  # bytes of JSON a request may carry
 MAX_ANSWERS = 5000  # answers in one submit
+CACHE_SESSIONS = 4  # sessions whose traces stay in memory (an hour at 1 kHz: ~300 MB)
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
@@ -113,7 +115,9 @@ class Workbench:
         self.users = Users(self.dir, self.store)
         self.signer = Signer(secret or secrets.token_urlsafe(32))
         self._lock = threading.Lock()
-        self._traces: dict[str, tuple[list[Trace], tuple[np.ndarray, np.ndarray]]] = {}
+        self._traces: OrderedDict[str, tuple[list[Trace], tuple[np.ndarray, np.ndarray]]] = (
+            OrderedDict()
+        )
 
     def close(self) -> None:
         self.dataset.close()
@@ -142,7 +146,20 @@ class Workbench:
                     raise HTTPException(403, f"session '{session_id}' lies outside the dataset")
                 tr, et, eb = session_traces(self.dataset.session(session_id))
                 self._traces[session_id] = (tr, (et, eb))
+                while len(self._traces) > CACHE_SESSIONS:
+                    self._traces.popitem(last=False)
+            self._traces.move_to_end(session_id)
             return self._traces[session_id]
+
+    def warm(self) -> None:
+        """Read the traces of the first catalogued sessions ahead of any request, so their
+        first view is served from memory (an hour at 1 kHz takes seconds to read). Problems
+        are logged, never raised: the request that needs the session reports them."""
+        for rec in self.store.sessions()[:CACHE_SESSIONS]:
+            try:
+                self.traces(rec.session_id)
+            except (HapticsError, HTTPException) as exc:
+                log.warning("cannot prepare session %s: %s", rec.session_id, exc)
 
 
 Handler = Callable[[Workbench, Login | None, Request, Any], Any]
@@ -396,9 +413,10 @@ def h_sessions(wb: Workbench, _l: Login | None, _r: Request, _b: Any) -> list[An
     return [r.as_dict() for r in wb.store.sessions()]
 
 
-def create_app(dataset_dir: Path, secret: str | None = None) -> Starlette:
-    """The workbench app over one dataset folder. Raises ConfigError/StoreError if the folder
-    is not a dataset or its store cannot be opened."""
+def create_app(dataset_dir: Path, secret: str | None = None, warm: bool = False) -> Starlette:
+    """The workbench app over one dataset folder; `warm` reads the first sessions' traces in
+    a background thread at start-up (`Workbench.warm`). Raises ConfigError/StoreError if
+    the folder is not a dataset or its store cannot be opened."""
     wb = Workbench(dataset_dir, secret)
 
     async def index(_request: Request) -> Response:
@@ -430,6 +448,8 @@ def create_app(dataset_dir: Path, secret: str | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if warm:
+            threading.Thread(target=wb.warm, name="workbench-warm", daemon=True).start()
         try:
             yield
         finally:

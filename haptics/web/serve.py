@@ -47,7 +47,7 @@ def serve(
     from haptics.web.app import create_app
 
     check_bind(host, tls_cert, tls_key)
-    app = create_app(dataset_dir)
+    app = create_app(dataset_dir, warm=True)
     uvicorn.run(
         app,
         host=host,

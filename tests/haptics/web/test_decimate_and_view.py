@@ -4,6 +4,7 @@ more than two points per pixel column, and every column keeps its extremes."""
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import numpy as np
@@ -100,3 +101,15 @@ def test_view_of_any_window_is_bounded(
     assert 10 <= pz_t.size <= 13  # 10 ms at 1 kHz: every sample, nothing decimated
     bad = c.get(url, params={"t0_ns": bench.start_ns + 5, "t1_ns": bench.start_ns})
     assert bad.status_code == 400
+
+
+def test_warm_start_reads_sessions_ahead(bench: Bench) -> None:
+    from haptics.web.app import create_app
+
+    app = create_app(bench.dir, secret="s", warm=True)
+    with TestClient(app):
+        wb = app.state.workbench
+        deadline = time.monotonic() + 60
+        while bench.session_id not in wb._traces:
+            assert time.monotonic() < deadline, "the session was not read ahead in 60 s"
+            time.sleep(0.05)
