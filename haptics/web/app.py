@@ -227,13 +227,20 @@ def api(
 
 
 # -- handlers -----------------------------------------------------------------------------------
-def h_login(wb: Workbench, _l: Login | None, _r: Request, body: LoginBody) -> Response:
+def h_login(wb: Workbench, _l: Login | None, r: Request, body: LoginBody) -> Response:
     role = wb.users.verify(body.user, body.password)
     if role is None:
         return _error(401, "wrong user name or password")
     value, csrf = wb.signer.cookie(body.user)
     resp = JSONResponse({"user": body.user, "role": role, "csrf": csrf})
-    resp.set_cookie(COOKIE, value, max_age=MAX_AGE_S, httponly=True, samesite="strict")
+    resp.set_cookie(
+        COOKIE,
+        value,
+        max_age=MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=r.url.scheme == "https",  # over TLS the cookie never travels in clear
+    )
     return resp
 
 
