@@ -36,6 +36,7 @@ from haptics.runtime.orchestrator import (
     SessionConfig,
     SessionRun,
 )
+from haptics.session.camera import CameraPose
 
 # SessionConfig field → (the option that sets it, what a valid value is)
 OPTIONS: dict[str, tuple[str, str]] = {
@@ -110,6 +111,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="camera frame size (default 320x240; TinyRenderer cost grows with pixels)",
     )
     p.add_argument("--camera-fps", type=float, default=30.0, help="camera frame rate (default 30)")
+    p.add_argument(
+        "--camera-truth",
+        action="store_true",
+        help="film the ground truth too: the tissue cut through hidden structures (the "
+        "palpation inclusion), for reviewing, never for blind labeling",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -153,6 +160,8 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         "camera_height": args.camera_size[1],
         "camera_fps": args.camera_fps,
     }
+    if getattr(args, "camera_truth", False):
+        fields["camera_pose"] = CameraPose(truth=True)
     try:
         return SessionConfig(**fields)
     except ValidationError as exc:
