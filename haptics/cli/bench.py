@@ -273,7 +273,7 @@ def _setup_palpation(p: argparse.ArgumentParser) -> None:
     p.description = (
         "Finding the palpation scene's inclusion: detection rate, localisation error and false "
         "positives over N seeds, with the tactile frames and with the stylus force alone, side "
-        "by side (offline scripted sweeps of the scene's model; see sim.tactile.evaluate)."
+        "by side (offline scripted sweeps of the scene's model; see sim.scenes.palpation_bench)."
     )
     p.add_argument("--seeds", type=int, default=10, help="seeds to evaluate (1..1000)")
     p.add_argument("--first-seed", type=int, default=0)

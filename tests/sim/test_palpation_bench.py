@@ -4,9 +4,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from sim.tactile.evaluate import evaluate_seed
+from sim.scenes.palpation_bench import evaluate_seed
 
-HAPTICS = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "haptics")
+HAPTICS = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "haptics")
 
 
 def test_tactile_detector_finds_the_seeded_inclusion_and_nothing_without_one() -> None:

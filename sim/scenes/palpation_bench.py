@@ -98,7 +98,7 @@ def evaluate_seeds(seeds: int, first_seed: int = 0) -> dict[str, Any]:
     blanks = [evaluate_seed(s, with_inclusion=False) for s in range(first_seed, first_seed + seeds)]
     out: dict[str, Any] = {
         "seeds": seeds,
-        "method": "offline scripted sweeps (sim.tactile.evaluate)",
+        "method": "offline scripted sweeps (sim.scenes.palpation_bench)",
     }
     for name in ("tactile", "force"):
         errors = [r[name]["error_m"] for r in runs if r[name]["error_m"] is not None]
