@@ -67,6 +67,29 @@ def test_drain_latest_keeps_only_the_newest(tmp_path: Path) -> None:
     ctx.term()
 
 
+def test_a_flood_is_drained_a_bounded_number_at_a_time(tmp_path: Path) -> None:
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ep = ipc_endpoints(tmp_path)["state"]
+    pub = publisher(ctx, ep)
+    sub = subscriber(ctx, ep, deep=False)
+    wait_for_subscribers(pub, 1, 5.0)
+    for i in range(500):
+        pub.send(i.to_bytes(2, "little"))
+    time.sleep(0.3)
+    reads = []
+    while True:
+        latest, n = drain_latest(sub, 64)
+        if n == 0:
+            break
+        assert n <= 64 and latest is not None
+        reads.append((int.from_bytes(latest, "little"), n))
+    assert sum(n for _, n in reads) == 500 and reads[-1][0] == 499
+    assert all(n == 64 for _, n in reads[:-1])
+    pub.close(0)
+    sub.close(0)
+    ctx.term()
+
+
 def test_control_request_times_out_when_nobody_answers(tmp_path: Path) -> None:
     from haptics.wire.control import ControlServer, request
 
