@@ -37,7 +37,7 @@ from haptics.loop.safety import (
     reset_estop,
     safety_step,
 )
-from haptics.loop.scene import NO_CONTACT, Contact
+from haptics.loop.scene import Contact
 from haptics.loop.teleop import (
     Mapping,
     TeleopState,
@@ -69,6 +69,7 @@ SAMPLE_BAD: Final = 2  # something arrived and was rejected (counted, flagged)
 CONTROL_ESTOP: Final = 1 << 0  # the control plane's e-stop is latched
 CONTROL_STOPPING: Final = 1 << 1  # the session is ending: zero force with FLAG_STOPPING
 
+PARKED: Final[Vec3] = (0.0, 0.0, 1.0)  # where the scene's tool waits for the first sample
 _I32_MAX: Final = 2**31 - 1
 _I32_MIN: Final = -(2**31)
 
@@ -293,14 +294,15 @@ def tick(
     raw: the newest STATE message drained this tick, or None; now_ns: the tick's wake time;
     scene_step: the scene's `step(tool, tool_velocity, dt_s)`; clock: stamps the stage
     times (time.monotonic_ns in the process); control: CONTROL_* bits. Before the first real
-    sample the scene is not queried and the force is zero. Raises only what scene_step raises.
+    sample the scene's tool is parked 1 m up (PARKED) and the force is zero.
+    Raises only what scene_step raises.
     """
     state, verdict = accept_sample(params, state, raw, now_ns)
     t_input = clock()
     if state.has_sample:
         contact = scene_step(state.tool, state.tool_velocity, params.dt_s)
-    else:
-        contact = NO_CONTACT
+    else:  # park the scene's tool far above everything until a real sample says where it is
+        contact = scene_step(PARKED, ZERO, params.dt_s)
     t_scene = clock()
     state, force, rendered, flags, events, sbits, energy, alpha = render(
         params, state, contact, now_ns, control, verdict

