@@ -9,6 +9,11 @@ The argument: the script's duration in seconds and/or clutch presses, comma-sepa
 `simulated:20`, `simulated:clutch=0.48-0.54` (the operator holds the clutch button from 48 %
 to 54 % of the script), `simulated:20,clutch=0.3-0.35,clutch=0.6-0.7`. Without a duration
 the script stretches to the session's.
+
+The operator waits for the go: the hand holds the script's first waypoint until the device is
+armed, and the script's clock (and the clutch presses on it) starts at arm, as the session's
+duration does. However long the session takes to start, the operator never reaches the tissue
+before force is allowed. The device clock (`device_time_ns`) runs from `start()` as ever.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from haptics.devices.device import (
     Device,
     DeviceInfo,
     FeatureSchema,
+    Lifecycle,
     Sample,
     Vec3,
     clamp_force,
@@ -97,6 +103,8 @@ class SimulatedDevice(Device):
         self._seq = 0
         self._deadline = 0
         self._t0 = 0
+        self._started = False
+        self._script_t0: int | None = None  # when the operator set off (None: still waiting)
         self._pos: Vec3 = script[0].position
         self._vel: Vec3 = ZERO
         self._force: Vec3 = ZERO
@@ -134,21 +142,28 @@ class SimulatedDevice(Device):
         session_duration_s: float | None = None,
         operator_script: list[tuple[float, Vec3]] | None = None,
     ) -> None:
-        """Start the operator's script now: the scene's if it suggests one, stretched to the
-        session unless a duration was given explicitly."""
+        """Start streaming; the operator's script (the scene's if it suggests one, stretched to
+        the session unless a duration was given explicitly) starts at arm."""
         if not self.fixed_duration and session_duration_s:
             self.duration_s = session_duration_s
         if operator_script:
             self.script = tuple(Waypoint(at, tuple(p)) for at, p in operator_script)  # type: ignore[arg-type]
             self._pos = self.script[0].position
         self._t0 = self._deadline = time.monotonic_ns()
+        self._started = True
+        if self.state is Lifecycle.ARMED:  # armed before streaming: the operator sets off now
+            self._script_t0 = self._t0
+
+    def _arm(self) -> None:
+        if self._started and self._script_t0 is None:
+            self._script_t0 = time.monotonic_ns()  # the go: the operator's script starts
 
     def _read(self, timeout_s: float) -> Sample | None:
         self._deadline, missed = next_deadline(self._deadline, self.period_ns, time.monotonic_ns())
         self.missed_ticks += missed
         now = sleep_until(self._deadline)
         dt = self.period_ns * (1 + missed) / 1e9
-        t = (self._deadline - self._t0) / 1e9
+        t = 0.0 if self._script_t0 is None else max(0, self._deadline - self._script_t0) / 1e9
         tgt, tgt_vel = target(t, self.duration_s, self.script)
         f = self._force  # the force that acts during this step (write() runs on another thread)
         self._pos, self._vel = self.hand.step(self._pos, self._vel, tgt, tgt_vel, f, dt)

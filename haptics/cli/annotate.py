@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from haptics.cli.commands import summary
 from haptics.dataset.catalog import open_dataset
 from haptics.dataset.store import HUMAN_ROLES
 from haptics.errors import ConfigError
@@ -17,7 +18,7 @@ from haptics.web.users import Users
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("annotate", help="the annotation workbench: label and review in a browser")
+    p = sub.add_parser("annotate", help=summary("annotate"))
     a = p.add_subparsers(dest="annotate_cmd", required=True)
     s = a.add_parser("serve", help="serve the workbench of a dataset (localhost by default)")
     s.add_argument("dir", type=Path, help="the dataset folder")

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from haptics.bench.stiffness import BenchParams, run_stiffness_bench
+from haptics.cli.commands import summary
 from haptics.errors import ConfigError
 
 SetupFn = Callable[[argparse.ArgumentParser], None]
@@ -32,7 +33,7 @@ _bench_sub: argparse._SubParsersAction[argparse.ArgumentParser] | None = None
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `bench` command (and every bench subcommand added so far) to `sub`."""
     global _bench_sub
-    p = sub.add_parser("bench", help="offline benchmarks (stiffness, ...)")
+    p = sub.add_parser("bench", help=summary("bench"))
     _bench_sub = p.add_subparsers(dest="bench_cmd", required=True, metavar="BENCH")
     for name, (help_text, setup_fn) in _COMMANDS.items():
         setup_fn(_bench_sub.add_parser(name, help=help_text))

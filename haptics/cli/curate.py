@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from haptics.cli.commands import summary
 from haptics.dataset.catalog import Dataset, open_dataset
 from haptics.dataset.cluster import dask_client
 from haptics.dataset.curation import (
@@ -39,7 +40,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("curate", help="rank sessions for labeling, flag near-duplicates")
+    p = sub.add_parser("curate", help=summary("curate"))
     cs = p.add_subparsers(dest="curate_cmd", required=True)
     r = cs.add_parser("rank", help="unlabeled sessions, most novel first, with the reason")
     _common(r)

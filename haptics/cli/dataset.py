@@ -10,11 +10,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from haptics.cli.commands import summary
 from haptics.dataset.catalog import init_dataset, open_dataset
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("dataset", help="create and catalog a labeled dataset")
+    p = sub.add_parser("dataset", help=summary("dataset"))
     ds = p.add_subparsers(dest="dataset_cmd", required=True)
     init = ds.add_parser(
         "init", help="create a dataset folder, its label store and taxonomies (or migrate one)"

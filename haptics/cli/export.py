@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from haptics.cli.commands import summary
 from haptics.dataset.catalog import DATASET_FILE, open_dataset
 from haptics.dataset.cluster import dask_client
 from haptics.dataset.export import FORMAT_MODULES, get_format
@@ -20,7 +21,7 @@ from haptics.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", help="export sessions and labels (parquet, csv, hdf5, mcap)")
+    p = sub.add_parser("export", help=summary("export"))
     p.add_argument("sources", nargs="+", type=Path,
                    help="a dataset folder, or session folders")
     p.add_argument("--format", required=True, choices=FORMAT_MODULES)

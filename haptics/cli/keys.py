@@ -7,11 +7,12 @@ import json
 
 from rich.console import Console
 
+from haptics.cli.commands import summary
 from haptics.wire.curve import create_keys
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("keys", help="CurveZMQ keys for links between machines")
+    p = sub.add_parser("keys", help=summary("keys"))
     ks = p.add_subparsers(dest="keys_cmd", required=True)
     c = ks.add_parser("create", help="make a key pair: NAME.key (public) and NAME.key_secret")
     c.add_argument("name", help="whose keys, e.g. operator or follower")

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from haptics.cli.commands import summary
 from haptics.dataset import views
 from haptics.dataset.agreement import agreement
 from haptics.dataset.catalog import Dataset, open_dataset
@@ -31,7 +32,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("labels", help="pre-label, assign, answer, review; agreement")
+    p = sub.add_parser("labels", help=summary("labels"))
     ls = p.add_subparsers(dest="labels_cmd", required=True)
 
     def cmd(name: str, help_text: str, func: Handler, who: bool = True) -> argparse.ArgumentParser:

@@ -1,13 +1,16 @@
 """Entry point of the `haptics` console command.
 
-The core's commands are listed here; driver families add theirs through the
-`haptics.commands` entry points (each a `register(subparsers)` function), so the core names
-no driver.
+The core's commands are listed in `haptics.cli.commands`; driver families add theirs through
+the `haptics.commands` entry points (each a `register(subparsers)` function), so the core
+names no driver. A run imports only the module of the command it runs (the others are listed
+by name and help): `haptics run` starts in a fraction of a second, and so does each of its
+session processes, which re-import this module.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -16,25 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from haptics import plugins
-from haptics.cli import (
-    annotate,
-    bench,
-    curate,
-    dataset,
-    export,
-    keys,
-    labels,
-    replay,
-    run,
-    scenes,
-    sessions,
-    teleop,
-)
+from haptics.cli.commands import CORE_COMMANDS
 from haptics.errors import HapticsError
-
-CORE_COMMANDS = (
-    run, sessions, scenes, replay, bench, dataset, labels, annotate, keys, teleop, curate, export
-)
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -71,20 +57,38 @@ def _add_broken(sub: Subparsers, name: str, exc: Exception) -> None:
     p.set_defaults(func=fail)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `command`, only that command's module (a core command's) is
+    imported and the others are listed by name and help."""
     parser = argparse.ArgumentParser(
         prog="haptics", description="Haptic teleoperation and tactile data capture."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in CORE_COMMANDS:
-        module.register(sub)
-    add_plugin_commands(sub)
+    if command is None or command not in CORE_COMMANDS:
+        modules = dict.fromkeys(module for module, _ in CORE_COMMANDS.values())
+        for module in modules:
+            importlib.import_module(module).register(sub)
+        add_plugin_commands(sub)
+        return parser
+    importlib.import_module(CORE_COMMANDS[command][0]).register(sub)
+    for name, (_, help_text) in CORE_COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=help_text)
+    for name in plugins.names(plugins.COMMAND_GROUP):
+        if name not in sub.choices:
+            sub.add_parser(name, help=f"(from an installed package: haptics {name} --help)")
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command word of a command line (its first argument that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_command(argv)).parse_args(argv)
         code: Any = args.func(args)
     except HapticsError as exc:
         # escaped: a message may hold brackets ("[palpation] in x.toml"); one line per message

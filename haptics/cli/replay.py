@@ -8,13 +8,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from haptics.cli.commands import summary
 from haptics.runtime.replay import replay_session
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "replay", help="drive the loop with a session's recorded motion; compare forces"
-    )
+    p = sub.add_parser("replay", help=summary("replay"))
     p.add_argument("path", type=Path, help="the recorded session")
     p.add_argument(
         "--record", type=Path, default=None, metavar="DIR", help="keep the replay session here"

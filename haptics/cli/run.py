@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
+from haptics.cli.commands import summary
 from haptics.cli.live import LiveStats
 from haptics.devices.registry import load_driver, split_device_spec
 from haptics.errors import ConfigError, HapticsError
@@ -52,9 +53,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "run", help="run a haptic session (default: simulated device, palpation scene)"
-    )
+    p = sub.add_parser("run", help=summary("run"))
     p.add_argument("--scene", default="palpation", help="scene name (`haptics scenes list`)")
     p.add_argument(
         "--device",

@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from haptics.cli.commands import summary
 from haptics.errors import HapticsError
 from haptics.loop.scene import load_scene, scene_names
 from haptics.plugins import load_tool
@@ -27,7 +28,7 @@ PLOT_MODEL_TOOL = "plot-model"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `scenes list` and `scenes plot-model` to the `haptics` command."""
-    p = sub.add_parser("scenes", help="list scenes and plot tissue models")
+    p = sub.add_parser("scenes", help=summary("scenes"))
     ss = p.add_subparsers(dest="scenes_cmd", required=True)
     ls = ss.add_parser("list", help="installed scenes (haptics.scenes entry points)")
     ls.add_argument("--json", action="store_true")

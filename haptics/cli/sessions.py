@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from haptics.cli.commands import summary
 from haptics.errors import HapticsError
 from haptics.session.reading import list_sessions_checked, open_session, summarize
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("sessions", help="list and inspect recorded sessions")
+    p = sub.add_parser("sessions", help=summary("sessions"))
     ss = p.add_subparsers(dest="sessions_cmd", required=True)
     ls = ss.add_parser("list", help="sessions under a folder")
     ls.add_argument("root", nargs="?", type=Path, default=Path("sessions"))

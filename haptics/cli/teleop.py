@@ -26,6 +26,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from haptics.cli.commands import summary
 from haptics.errors import ConfigError, HapticsError
 from haptics.plugins import load_tool
 from haptics.runtime.relay import RelayConfig, run_relay
@@ -39,7 +40,7 @@ from haptics.runtime.teleop import (
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    op = sub.add_parser("operator", help="the operator's host: the device, linked to a follower")
+    op = sub.add_parser("operator", help=summary("operator"))
     op.add_argument("--connect", required=True, help="the follower, tcp://HOST:PORT")
     op.add_argument("--keys", type=Path, required=True, help="our secret key (.key_secret)")
     op.add_argument(
@@ -52,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     op.add_argument("--connect-timeout", type=float, default=10.0, help="seconds (default 10)")
     op.set_defaults(func=cmd_operator)
 
-    fl = sub.add_parser("follower", help="the follower's host: loop, scene, recorder, linked")
+    fl = sub.add_parser("follower", help=summary("follower"))
     fl.add_argument("--listen", required=True, help="where to accept the operator, tcp://IP:PORT")
     fl.add_argument("--keys", type=Path, required=True, help="our secret key (.key_secret)")
     fl.add_argument(
@@ -66,7 +67,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _link_options(fl)
     fl.set_defaults(func=cmd_follower)
 
-    tp = sub.add_parser("teleop", help="teleoperation tools")
+    tp = sub.add_parser("teleop", help=summary("teleop"))
     ts = tp.add_subparsers(dest="teleop_cmd", required=True)
     rl = ts.add_parser("relay", help="a delay/jitter/loss relay between operator and follower")
     rl.add_argument("--listen", default="127.0.0.1:5801", help="HOST:PORT the operator joins")

@@ -80,11 +80,20 @@ def run_loop_process(cfg: LoopConfig) -> None:
     io_cpus = cfg.io_cpus
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq_context(rt + 5 if rt else None, io_cpus)
     ctl = ControlServer(ctx, cfg.endpoints["ctl-loop"], LOOP_COMMANDS)
-    scene = make_scene(cfg.scene, cfg.scene_params)
-    scene.build()
+    # sockets first: the device and the recorder connect and subscribe while the scene builds
+    # (a slow build must not run out their wait for subscribers)
     states = subscriber(ctx, cfg.endpoints["state"], deep=False)
     commands = publisher(ctx, cfg.endpoints["command"])
     telemetry = publisher(ctx, cfg.endpoints["telemetry"])
+    try:
+        scene = make_scene(cfg.scene, cfg.scene_params)
+        scene.build()
+    except BaseException:
+        for s in (states, commands, telemetry):
+            s.close(0)
+        ctl.close()
+        ctx.term()
+        raise
     notes: list[str] = []
 
     def between() -> bool:  # answer control while the session's subscribers connect

@@ -424,7 +424,7 @@ class SessionRun:
                     else None
                 ),
             )
-            self._spawn(spawn, "recorder", run_recorder_process, rc)
+            self._spawn(spawn, "recorder", run_recorder_process, rc, wait=False)
         if cfg.monitor:
             self.monitor = subscriber(self.ctx, self.endpoints["telemetry"], deep=True)
         lc = LoopConfig(
@@ -444,7 +444,7 @@ class SessionRun:
             realtime_priority=80 if cfg.realtime else None,
             passivity_max_damping_ns_per_m=schema.max_damping_ns_per_m,  # sized for the device
         )
-        self._spawn(spawn, "loop", run_loop_process, lc)
+        self._spawn(spawn, "loop", run_loop_process, lc, wait=False)
         if self.filming:
             cc = CameraConfig(
                 endpoints=self.endpoints,
@@ -456,7 +456,11 @@ class SessionRun:
                 pose=cfg.camera_pose,
                 cpus=other_cpus,
             )
-            self._spawn(spawn, "camera", run_camera_process, cc)
+            self._spawn(spawn, "camera", run_camera_process, cc, wait=False)
+        # recorder, loop and camera import and build side by side (seconds each, one by one)
+        for proc_name in ("recorder", "loop", "camera"):
+            if proc_name in self.procs:
+                self._wait_answering(proc_name)
         keep_off_loop_cpu(other_cpus)  # this process (the CLI) too, once its children exist
         self._wait_until(lambda: bool(self._ask("loop", "ping").get("ready")), "loop", 30.0)
         self._wait_until(lambda: bool(self._ask("device", "ping").get("streaming")), "device", 30.0)
@@ -522,13 +526,18 @@ class SessionRun:
             self.sensors[proc_name] = (spec, streams, names)
         return declared
 
-    def _spawn(self, spawn: Any, name: str, target: Any, cfg: BaseModel) -> None:
+    def _spawn(self, spawn: Any, name: str, target: Any, cfg: BaseModel, wait: bool = True) -> None:
+        """Start child `name`; with `wait`, until it answers (`_wait_answering`)."""
         error_path = child_error_path(self.run_dir, name)
         proc = spawn.Process(
             target=run_child, args=(target, cfg, error_path), name=f"haptics-{name}", daemon=False
         )
         proc.start()
         self.procs[name] = proc
+        if wait:
+            self._wait_answering(name)
+
+    def _wait_answering(self, name: str) -> None:
         self._wait_until(lambda: bool(self._ask(name, "ping", timeout_s=0.5).get("ok")), name, 30.0)
 
     def _ask(self, name: str, cmd: str, timeout_s: float = 2.0, **args: Any) -> dict[str, Any]:

@@ -6,6 +6,10 @@ from pathlib import Path
 import pytest
 
 HAPTICS = str(Path(sys.executable).with_name("haptics"))
+# The loop kept its 1 kHz (a one-second stall in a 15 s session falls below): a sanity bound,
+# not the speed goal. A shared 2-core VM drops 1-3 % of ticks to its host's noise; how fast the
+# loop really is, beside its baseline, is `haptics bench loop`'s figure.
+LOOP_RATE_HZ = (950.0, 1010.0)
 
 
 def haptics(*args: str, cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:

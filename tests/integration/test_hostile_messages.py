@@ -42,7 +42,7 @@ from haptics.session.reading import open_session
 from haptics.session.streams import arrow_schema, file_sha256
 from haptics.wire.messages import FLAG_BAD_INPUT, STATE, STATUS_BAD_SAMPLE
 
-from .conftest import HAPTICS, haptics
+from .conftest import HAPTICS, LOOP_RATE_HZ, haptics
 
 pytestmark = pytest.mark.integration
 
@@ -240,7 +240,7 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stdout + shown.stderr
     summary = json.loads(shown.stdout)
     assert summary["status"] == "complete" and not summary["problems"]
-    assert 990 < summary["loop"]["rate_hz"] < 1010
+    assert LOOP_RATE_HZ[0] < summary["loop"]["rate_hz"] < LOOP_RATE_HZ[1]
     assert summary["loss"]["state"]["fraction"] >= 0.999
     assert summary["max_force_n"] <= SafetyPolicy().max_force_n
 

@@ -19,7 +19,7 @@ from haptics.loop.teleop import Mapping
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.reading import Session, open_session, summarize
 
-from .conftest import haptics
+from .conftest import LOOP_RATE_HZ, haptics
 
 # the paddle's origin 1.5 mm inside the block's +x face (half extent 50 mm, tool radius 3 mm)
 INTO_THE_SIDE = Mapping(offset_m=(0.0515, 0.0, -0.01))
@@ -38,7 +38,7 @@ def test_serial_session_over_the_emulator_is_recorded(tmp_path: Path) -> None:
     assert summary["device"] == "serial" and summary["provenance"] == "emulated"
     assert summary["loss"]["state"]["published"] > 2500
     assert summary["loss"]["state"]["fraction"] >= 0.999
-    assert 990 < summary["loop"]["rate_hz"] < 1010
+    assert LOOP_RATE_HZ[0] < summary["loop"]["rate_hz"] < LOOP_RATE_HZ[1]
 
 
 def _force_flowed(s: Session, before_ns: int | None = None) -> None:

@@ -12,7 +12,7 @@ import pytest
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.reading import open_session, summarize
 
-from .conftest import HAPTICS, haptics
+from .conftest import HAPTICS, LOOP_RATE_HZ, haptics
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,8 @@ def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
         s["seq_gaps_by_stream"]["state"] == s["loss"]["state"]["published"] - s["streams"]["state"]
     )
     assert s["streams"]["command"] == s["loss"]["command"]["published"]
-    assert 990.0 < s["loop"]["rate_hz"] < 1010.0
+    lo, hi = LOOP_RATE_HZ
+    assert lo < s["loop"]["rate_hz"] < hi
     assert s["events"]["contact_start"] >= 1
     assert 0.0 < s["max_force_n"] <= 8.0
     m = open_session(result["session"]).manifest
