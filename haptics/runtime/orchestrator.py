@@ -757,7 +757,7 @@ class SessionRun:
                 proc.join(1.0)
         if self.monitor is not None:
             self.monitor.close(0)
-        self.ctx.term()
+        self.ctx.destroy(linger=0)  # closes what a caller left open too: never hangs
         shutil.rmtree(self.run_dir, ignore_errors=True)
         session = self.session_dir
         if session is not None and not session.is_dir():

@@ -543,7 +543,7 @@ class _Children:
             if proc.is_alive():
                 proc.kill()
                 proc.join(1.0)
-        self.ctx.term()
+        self.ctx.destroy(linger=0)  # closes what a caller left open too: never hangs
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
 

@@ -29,7 +29,7 @@ from haptics.session.reading import open_session
 from haptics.session.video import probe_video, read_video_info
 from haptics.wire.transport import ipc_endpoints, tcp_endpoints
 
-from .conftest import haptics
+from .conftest import LOOP_RATE_HZ, haptics
 
 pytestmark = pytest.mark.integration
 
@@ -130,10 +130,10 @@ def test_session_with_camera_records_video_without_touching_the_loop(tmp_path: P
     img = decoded[len(decoded) // 2].astype(int)
     assert img.std() > 25 and _tool(img).sum() > 20
 
-    # the loop did not notice: full rate, every state sample recorded
-    # a single VM stall of a few ms moves a 5 s rate by ~1 Hz: the bound here only catches a
-    # loop the camera really slows; `haptics bench record` measures it properly
-    assert abs(summary["loop"]["rate_hz"] - 1000.0) <= 10.0, json.dumps(summary["loop"])
+    # the loop did not notice: its rate, every state sample recorded (the rate bound only
+    # catches a loop the camera stalls; `haptics bench record` measures the cost properly)
+    lo, hi = LOOP_RATE_HZ
+    assert lo < summary["loop"]["rate_hz"] < hi, json.dumps(summary["loop"])
     assert summary["loss"]["state"]["published"] == summary["streams"]["state"]
     assert summary["seq_gaps_by_stream"]["state"] == 0
     assert summary["loss"]["telemetry"]["fraction"] == 1.0

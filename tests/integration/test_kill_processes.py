@@ -203,15 +203,20 @@ def test_kill_9_of_the_recorder_leaves_a_playable_video(tmp_path: Path) -> None:
         recorder = _child(proc.pid, "haptics-record")
         _child(proc.pid, "haptics-camera")
         session = None
-        give_up = time.monotonic() + 30
-        rows = 0
-        # two fragments and a half; ~5 Hz with the new visuals on 2 cores (see test_camera)
-        while rows < 75 and time.monotonic() < give_up:
+        give_up = time.monotonic() + 60  # start-up (seconds on a loaded machine), then frames
+        last_pts = rows = 0
+        # two and a half seconds of video: two complete fragments (keyframes go by time, so
+        # however few frames the camera renders on a loaded machine, ~5 Hz on 2 cores)
+        while (last_pts < 75 or rows < 10) and time.monotonic() < give_up:
             session = next((p for p in tmp_path.iterdir() if (p / "frames.arrows").exists()), None)
             if session is not None:
-                rows = read_stream(session / "frames.arrows")[0].num_rows
+                index = read_stream(session / "frames.arrows")[0]
+                rows = index.num_rows
+                last_pts = int(index.column("pts")[-1].as_py()) if rows else 0
             time.sleep(0.1)
-        assert session is not None and rows >= 75, f"the camera recorded {rows} frames in 30 s"
+        assert session is not None and last_pts >= 75 and rows >= 10, (
+            f"the camera recorded {rows} frames, up to pts {last_pts}, in 60 s"
+        )
         os.kill(recorder, signal.SIGKILL)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -227,12 +232,13 @@ def test_kill_9_of_the_recorder_leaves_a_playable_video(tmp_path: Path) -> None:
     assert not summary["complete"]  # cut off, as a killed recorder leaves it
     frames = open_session(session).table("frames")
     video = probe_video(session / "video.mp4")
-    # the video plays up to its last complete fragment: at most ~1 s behind the index
-    assert video["frames"] >= 30, video["frames"]
-    assert frames.num_rows - video["frames"] <= 2 * 30 + 3
+    # the video plays up to its last complete fragment (at most ~1 s lost), and the index may
+    # be up to a batch ahead of it: 2 s between their ends at most
+    pts = frames.column("pts").to_numpy()
+    assert video["frames"] >= 5 and video["times_s"][-1] >= 1.0, video["frames"]
+    assert pts[-1] / 30.0 - video["times_s"][-1] <= 2.0 + 0.1
     # at a kill either file can be ahead (index flushed every batch, video per fragment):
     # they must agree on every frame both hold
     n = min(frames.num_rows, video["frames"])
-    pts = frames.column("pts").to_numpy()[:n]
-    assert np.allclose(np.asarray(video["times_s"])[:n], pts / 30.0, atol=1e-3)
+    assert np.allclose(np.asarray(video["times_s"])[:n], pts[:n] / 30.0, atol=1e-3)
     assert (video["width"], video["height"]) == (320, 240)

@@ -31,16 +31,17 @@ def _alive(pid: int, name: str) -> bool:
         return False
 
 
-def _wait_for_state_bytes(root: Path, size: int, timeout_s: float = 60.0) -> Path:
-    """The session folder under `root` once its state.arrows holds `size` bytes (samples are
-    flowing, however slowly the machine started the session)."""
+def _wait_for_telemetry_bytes(root: Path, size: int, timeout_s: float = 60.0) -> Path:
+    """The session folder under `root` once its telemetry.arrows holds `size` bytes: the loop
+    is ticking and the session armed (however slowly the machine started it). The device's
+    state is recorded from before arm, while the loop builds its scene: it says less."""
     give_up = time.monotonic() + timeout_s
     while time.monotonic() < give_up:
-        for state in root.glob("*/state.arrows"):
-            if state.stat().st_size >= size:
-                return state.parent
+        for telemetry in root.glob("*/telemetry.arrows"):
+            if telemetry.stat().st_size >= size:
+                return telemetry.parent
         time.sleep(0.05)
-    raise AssertionError(f"no session under {root} reached {size} bytes of state")
+    raise AssertionError(f"no session under {root} reached {size} bytes of telemetry")
 
 
 def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
@@ -150,7 +151,7 @@ def test_kill_9_of_the_recorder_leaves_a_readable_session(tmp_path: Path) -> Non
         stderr=subprocess.STDOUT,
         text=True,
     )
-    _wait_for_state_bytes(tmp_path, 200_000)  # mid-session: ~1500 samples on disk
+    _wait_for_telemetry_bytes(tmp_path, 400_000)  # mid-session: ~1500 ticks on disk
     (recorder,) = _children(proc.pid, "haptics-record")
     os.kill(recorder, signal.SIGKILL)
     out, _ = proc.communicate(timeout=60)
@@ -186,7 +187,7 @@ def test_ctrl_c_stops_cleanly_with_no_orphans(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    _wait_for_state_bytes(tmp_path, 100_000)  # the session is running
+    _wait_for_telemetry_bytes(tmp_path, 100_000)  # the session is running
     names = ("haptics-loop", "haptics-device", "haptics-record")
     ours = {name: _children(proc.pid, name) for name in names}
     assert all(len(pids) == 1 for pids in ours.values()), ours

@@ -195,8 +195,9 @@ def test_session_over_the_relay_survives_a_dropped_link(
     )
     commands: list[bytes] = []
     try:
-        with follower, operator:
+        with follower, operator, contextlib.ExitStack() as stack:
             cmd_sock = subscriber(operator.children.ctx, operator.endpoints["command"])
+            stack.callback(cmd_sock.close, 0)
             t0 = time.monotonic()
             while time.monotonic() - t0 < 6.0:  # until the operator feels the tissue
                 _drain(cmd_sock, commands)
@@ -219,7 +220,6 @@ def test_session_over_the_relay_survives_a_dropped_link(
                 if any(e["event"] == "up" and e["at_ns"] > killed_ns for e in events):
                     give_up = min(give_up, time.monotonic() + 1.5)
             _drain(cmd_sock, commands)
-            cmd_sock.close(0)
             fl_stats = follower.stats()
     finally:
         relay.terminate()
