@@ -188,10 +188,11 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
         ctl = {n: f"ipc://{run_dir / ('ctl-' + n)}" for n in ("loop", "device", "recorder")}
         # the control plane: every process answers every bad request with an error
         for name, endpoint in ctl.items():
-            answers[name] = [ask_raw(ctx, endpoint, req, 1000) for req in HOSTILE_REQUESTS]
+            # 3 s: a write of the recorder may wait on the disk while the suite writes a lot
+            answers[name] = [ask_raw(ctx, endpoint, req, 3000) for req in HOSTILE_REQUESTS]
             # over the socket's own limit: dropped unread, no answer, the process lives on
             answers[name].append(ask_raw(ctx, endpoint, b"x" * 2_000_000, timeout_ms=300))
-        answers["stop"] = [ask_raw(ctx, ctl["recorder"], req, 1000) for req in HOSTILE_STOPS]
+        answers["stop"] = [ask_raw(ctx, ctl["recorder"], req, 3000) for req in HOSTILE_STOPS]
         answers["device-arm"] = [
             ask_raw(ctx, ctl["device"], b'{"cmd": "arm", "force_n": 1e9}', 1000)
         ]

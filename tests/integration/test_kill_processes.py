@@ -232,11 +232,14 @@ def test_kill_9_of_the_recorder_leaves_a_playable_video(tmp_path: Path) -> None:
     assert not summary["complete"]  # cut off, as a killed recorder leaves it
     frames = open_session(session).table("frames")
     video = probe_video(session / "video.mp4")
-    # the video plays up to its last complete fragment (at most ~1 s lost), and the index may
-    # be up to a batch ahead of it: 2 s between their ends at most
+    # the video plays up to its last complete fragment: what it lacks of the index is the
+    # fragment being written, 1 s of video plus the frame that would have closed it (a slow
+    # camera's frames are far apart), and the index's own unflushed batch
     pts = frames.column("pts").to_numpy()
     assert video["frames"] >= 5 and video["times_s"][-1] >= 1.0, video["frames"]
-    assert pts[-1] / 30.0 - video["times_s"][-1] <= 2.0 + 0.1
+    widest_gap_s = float(np.diff(pts).max()) / 30.0
+    lost_s = pts[-1] / 30.0 - video["times_s"][-1]
+    assert lost_s <= 1.0 + widest_gap_s + 0.5, (lost_s, widest_gap_s)
     # at a kill either file can be ahead (index flushed every batch, video per fragment):
     # they must agree on every frame both hold
     n = min(frames.num_rows, video["frames"])

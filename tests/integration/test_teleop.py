@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing as mp
+import random
 import socket
 import time
 from collections.abc import Iterator
@@ -47,9 +48,16 @@ WATCHDOG_NS = 30_000_000
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the ephemeral range (32768 up): while the relay is down, a client
+    reconnecting to an ephemeral-range port can be given that very port as its own source
+    and connect to itself (a TCP self-connect), keeping a restarted relay from ever seeing
+    a connection."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
 
 
 @pytest.fixture
@@ -148,14 +156,19 @@ def _relay(listen: int, target: int) -> BaseProcess:
     """The relay in its own process (20 ms round trip, 10 % jitter), accepting."""
     cfg = RelayConfig(listen=f"127.0.0.1:{listen}", target=f"127.0.0.1:{target}", rtt_ms=20.0,
                       jitter=0.1, realtime_priority=60)  # fmt: skip
-    proc = mp.get_context("spawn").Process(target=run_relay, args=(cfg,))
+    proc = mp.get_context("spawn").Process(target=run_relay, args=(cfg,), daemon=True)
     proc.start()
     give_up = time.monotonic() + 60
     while True:
         with socket.socket() as s, contextlib.suppress(OSError):
             s.connect(("127.0.0.1", listen))
             return proc
-        assert proc.is_alive() and time.monotonic() < give_up, "the relay did not start"
+        if not proc.is_alive() or time.monotonic() > give_up:
+            proc.kill()
+            proc.join(5)
+            raise AssertionError(
+                f"the relay did not listen on {listen} within 60 s (exit code {proc.exitcode})"
+            )
         time.sleep(0.05)
 
 

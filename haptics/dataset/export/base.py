@@ -2,7 +2,10 @@
 
 A format module defines `FORMAT = Format(...)`: `write(data, dir)` writes one session into
 an empty folder, `check(data, dir)` reads it back with the format's own library and raises
-ExportError when counts or sampled values differ from the session.
+ExportError when counts or sampled values differ from the session. A format whose layout
+also has dataset-level files (LeRobot's `meta/`, JIGSAWS' meta file, a Label Studio task
+list) gives `finish(out)`: called once after every session of a run, over everything now in
+`out/sessions/`, it writes those files aside, moves them into place, and checks them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class SessionData:
     streams: dict[str, pa.Table]
     labels: pa.Table
     manifest_json: str
+    rate_hz: float | None = None  # `--rate`: frame rate (lerobot), kinematics rate (jigsaws)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Format:
     check: Callable[[SessionData, Path], None]
     layout: str  # one line for the dataset card: what is where
     open_with: str  # how to open the result in its tool
+    finish: Callable[[Path], None] | None = None  # dataset-level files (module docstring)
 
 
 def sample_rows(n: int) -> list[int]:

@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from haptics.dataset.agreement import agreement
+from haptics.dataset.catalog import Dataset
 from haptics.dataset.export.base import Format
 from haptics.dataset.export.runner import MARKER
 
@@ -24,6 +26,24 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[p] = "not installed"
     return out
+
+
+def agreement_for_card(ds: Dataset, session_ids: set[str]) -> dict[str, Any]:
+    """Krippendorff's alpha per answered key over the exported sessions' human answers, with
+    the units and annotators behind it (`haptics labels stats` has the windows and pairs)."""
+    store = ds.store
+    answers = [a for a in store.log_tables()[0] if a.session_id in session_ids]
+    sessions = {r.session_id: r for r in store.sessions() if r.session_id in session_ids}
+    taxes = [store.taxonomy(n) for n in store.taxonomy_names()]
+    return {
+        f"{k.taxonomy}/{k.key}": {
+            "alpha": k.alpha,
+            "level": k.level,
+            "units": k.units,
+            "annotators": k.annotators,
+        }
+        for k in agreement(taxes, answers, sessions)
+    }
 
 
 def build_card(
@@ -73,8 +93,11 @@ def write_card(out: Path, card: dict[str, Any]) -> None:
         "- software: " + ", ".join(f"{k} {v}" for k, v in card["software"].items()),
     ]
     if card.get("agreement"):
-        md.append("- agreement (Krippendorff's alpha per key): "
-                  + json.dumps(card["agreement"]))
+        md.append("- agreement (Krippendorff's alpha per key, human answers only):")
+        for key, a in card["agreement"].items():
+            alpha = "undefined" if a["alpha"] is None else f"{a['alpha']:.3f}"
+            md.append(f"  - {key}: alpha {alpha} over {a['units']} units, "
+                      f"{len(a['annotators'])} annotators ({a['level']})")
     for sid, why in {**card["left_out"], **card["failed"]}.items():
         md.append(f"  - {sid}: {why}")
     for name, text in (("card.json", json.dumps(card, indent=2)), ("card.md", "\n".join(md))):

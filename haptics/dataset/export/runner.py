@@ -49,10 +49,13 @@ class Job:
     path: str
     provenance: str | None
     labels: list[dict[str, Any]] = field(default_factory=list)
+    rate_hz: float | None = None  # the export's `--rate`, where its format takes one
 
     def key(self, fmt: str, version: int) -> str:
         """What must match for a re-run to skip this session."""
-        h = hashlib.sha256(f"{fmt}:{version}:{fingerprint(Path(self.path))}".encode())
+        h = hashlib.sha256(
+            f"{fmt}:{version}:{self.rate_hz}:{fingerprint(Path(self.path))}".encode()
+        )
         h.update(json.dumps(self.labels, sort_keys=True, default=str).encode())
         return h.hexdigest()[:20]
 
@@ -136,6 +139,7 @@ def export_task(job: Job, fmt_name: str, out: str) -> dict[str, Any]:
             streams=read_streams(session),
             labels=labels_table(job.labels) if job.labels else LABEL_SCHEMA.empty_table(),
             manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
+            rate_hz=job.rate_hz,
         )
         work = out_dir / PARTIAL / f"{job.session_id}-{uuid.uuid4().hex[:8]}"
         work.mkdir(parents=True)
@@ -192,4 +196,7 @@ def run_jobs(
             if on_result:
                 on_result(r)
     shutil.rmtree(out / PARTIAL, ignore_errors=True)
+    fmt = get_format(fmt_name)
+    if fmt.finish is not None:  # dataset-level files, over every session exported so far
+        fmt.finish(out)
     return results

@@ -18,10 +18,11 @@ import pytest
 from mcap.reader import make_reader
 
 from haptics.bench.export import synthetic_session
+from haptics.dataset.agreement import key_agreement
 from haptics.dataset.catalog import Dataset, init_dataset
 from haptics.dataset.curation import ensure_validation
 from haptics.dataset.export import parquet as parquet_format
-from haptics.dataset.export.card import build_card, write_card
+from haptics.dataset.export.card import agreement_for_card, build_card, write_card
 from haptics.dataset.export.runner import plan_dataset, plan_folders, run_jobs
 from haptics.dataset.store import Item, NewAnswer
 from haptics.errors import ExportError
@@ -168,3 +169,34 @@ def test_cli_batch_of_20_with_a_corrupt_session_on_a_local_cluster(tmp_path: Pat
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     r = json.loads(p.stdout)
     assert r["skipped"] == 19 and r["exported"] == 0
+
+
+def test_the_card_carries_agreement_over_the_exported_sessions_only(tmp_path: Path) -> None:
+    ds = make(tmp_path / "ds", 3)
+    for who, role in (("alice", "annotator"), ("bob", "annotator"), ("root", "admin")):
+        ds.store.add_person(who, role)
+    items = [Item(f"s{i}", "needle-phases", "phase") for i in range(3)]
+    ds.store.assign(items, ["alice", "bob"], "root")
+    # s0, s1: both say "contact" over the same interval; s2: they disagree
+    for sid, bob_says in (("s0", "contact"), ("s1", "contact"), ("s2", "approach")):
+        for who, value in (("alice", "contact"), ("bob", bob_says)):
+            ds.store.add_answer(NewAnswer(sid, "needle-phases", "phase", value,
+                                          t0_ns=1_100_000_000, t1_ns=1_400_000_000), who)
+    card_all = agreement_for_card(ds, {"s0", "s1", "s2"})["needle-phases/phase"]
+    card_two = agreement_for_card(ds, {"s0", "s2"})["needle-phases/phase"]
+    answers = ds.store.log_tables()[0]
+    sessions = {r.session_id: r for r in ds.store.sessions()}
+    tax = ds.store.taxonomy("needle-phases")
+    want = key_agreement(tax, "phase", answers, sessions)
+    assert card_all["alpha"] == pytest.approx(want.alpha) and card_all["alpha"] < 1.0
+    assert card_all["annotators"] == ["alice", "bob"] and card_all["units"] == want.units
+    assert card_two["units"] < card_all["units"]  # s1 left out of the export: out of alpha
+    ds.close()
+    out = tmp_path / "out"
+    p = subprocess.run([HAPTICS, "export", str(tmp_path / "ds"), "--format", "csv", "-o",
+                        str(out), "--local", "--json"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["agreement"]["needle-phases/phase"]["alpha"] == pytest.approx(want.alpha)
+    assert "needle-phases/phase: alpha" in (out / "card.md").read_text()
