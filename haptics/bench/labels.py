@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -139,6 +140,13 @@ def bench_agreement(
     }
 
 
+# Paced writers: 20 answers a second each (8 writers: 160 a second, far above what a team of
+# people labels), the load an annotator's own append sees while the others write. Flat out,
+# 8 writers are 8 busy processes on however many cores the machine has: on 2 cores each
+# append then also waits for a core (the figure says what the machine can do, not the store).
+PACED_INTERVAL_MS = 50.0
+
+
 # -- append latency -----------------------------------------------------------------------------
 def prepare_append_store(url: str, writers: int) -> None:
     """Migrate the store and register one model per writer and the bench session."""
@@ -152,11 +160,14 @@ def prepare_append_store(url: str, writers: int) -> None:
         store.close()
 
 
-def writer(url: str, person: str, n: int) -> None:
+def writer(url: str, person: str, n: int, interval_ms: float = 0.0) -> None:
     """Append `n` answers as `person`, printing {"id", "latency_ms"} after each commit.
 
     Prints "ready" once connected and warmed up, then waits for a line on stdin (so that
     every writer starts appending at the same moment, none still importing).
+    `interval_ms` 0: back to back, flat out. Above 0: paced on a fixed schedule (answer i
+    due at start + i·interval, a random phase per writer), and the latency counts from when
+    the answer was due, so a writer that falls behind reports its queueing too.
     """
     store = LabelStore(url, migrate=False)
     out = sys.stdout
@@ -167,6 +178,7 @@ def writer(url: str, person: str, n: int) -> None:
         out.write("ready\n")
         out.flush()
         sys.stdin.readline()
+        start = time.perf_counter() + random.random() * interval_ms / 1e3
         for i in range(n):
             ans = NewAnswer(
                 BENCH_SESSION,
@@ -178,6 +190,11 @@ def writer(url: str, person: str, n: int) -> None:
                 confidence=0.5,
             )
             t = time.perf_counter()
+            if interval_ms > 0:
+                due = start + i * interval_ms / 1e3
+                if due > t:
+                    time.sleep(due - t)
+                t = due
             aid = store.add_answer(ans, person)
             lat = (time.perf_counter() - t) * 1e3
             out.write(json.dumps({"id": aid, "latency_ms": round(lat, 4)}) + "\n")
@@ -186,7 +203,9 @@ def writer(url: str, person: str, n: int) -> None:
         store.close()
 
 
-def start_writers(url: str, writers: int, n: int) -> list[subprocess.Popen[str]]:
+def start_writers(
+    url: str, writers: int, n: int, interval_ms: float = 0.0
+) -> list[subprocess.Popen[str]]:
     """Start `writers` writer processes (see `writer`), wait until each is ready, then let
     them all go at once."""
     procs = [
@@ -199,6 +218,7 @@ def start_writers(url: str, writers: int, n: int) -> list[subprocess.Popen[str]]
                 url,
                 f"model:writer{w}",
                 str(n),
+                str(interval_ms),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -222,10 +242,13 @@ def start_writers(url: str, writers: int, n: int) -> list[subprocess.Popen[str]]
     return procs
 
 
-def bench_append(url: str, writers: int = 8, per_writer: int = 200) -> dict[str, Any]:
-    """Append latency percentiles with `writers` processes writing at once."""
+def bench_append(
+    url: str, writers: int = 8, per_writer: int = 200, interval_ms: float = 0.0
+) -> dict[str, Any]:
+    """Append latency percentiles with `writers` processes writing at once: flat out
+    (`interval_ms` 0), or each paced at one answer per `interval_ms`."""
     prepare_append_store(url, writers)
-    procs = start_writers(url, writers, per_writer)
+    procs = start_writers(url, writers, per_writer, interval_ms)
     t0 = time.perf_counter()  # every writer started and ready: from "go" on
     latencies: list[float] = []
     errors: list[str] = []
@@ -238,6 +261,7 @@ def bench_append(url: str, writers: int = 8, per_writer: int = 200) -> dict[str,
     lat = np.array(latencies) if latencies else np.zeros(1)
     return {
         "writers": writers,
+        "per_writer_per_s": round(1e3 / interval_ms, 1) if interval_ms > 0 else None,
         "answers": len(latencies),
         "expected": writers * per_writer,
         "errors": errors,
@@ -320,16 +344,23 @@ def run_labels_bench(
         work = Path(tmp)
         result: dict[str, Any] = {"agreement": bench_agreement(work, sessions)}
         result["append_sqlite"] = bench_append(str(work / "append.sqlite"), writers, per_writer)
+        result["append_sqlite_paced"] = bench_append(
+            str(work / "paced.sqlite"), writers, per_writer, PACED_INTERVAL_MS
+        )
     if pg_url is not None:
         result["append_postgresql"] = bench_append(pg_url, writers, per_writer)
     elif postgres:
         with throwaway_postgres() as url:
             result["append_postgresql"] = bench_append(url, writers, per_writer)
+        with throwaway_postgres() as url:
+            result["append_postgresql_paced"] = bench_append(
+                url, writers, per_writer, PACED_INTERVAL_MS
+            )
     return result
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "writer":
-        writer(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "writer":
+        writer(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
     else:
-        sys.exit("usage: python -m haptics.bench.labels writer URL PERSON N")
+        sys.exit("usage: python -m haptics.bench.labels writer URL PERSON N INTERVAL_MS")

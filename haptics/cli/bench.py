@@ -343,14 +343,17 @@ def _cmd_labels(args: argparse.Namespace) -> int:
             f"{ag['intervals_per_annotator']} intervals; target ≤ {ag['target_s']} s",
         )
     ]
-    for name in ("append_sqlite", "append_postgresql"):
+    for name in ("append_sqlite", "append_sqlite_paced", "append_postgresql",
+                 "append_postgresql_paced"):  # fmt: skip
         if name in r:
             a = r[name]
+            pace = (f"each paced at {a['per_writer_per_s']}/s" if a["per_writer_per_s"]
+                    else "flat out")  # fmt: skip
             rows.append(
                 (
                     name.replace("_", " "),
                     f"p50 {a['p50_ms']} / p99 {a['p99_ms']} / max {a['max_ms']} ms with "
-                    f"{a['writers']} writers, {a['answers']}/{a['expected']} answers"
+                    f"{a['writers']} writers {pace}, {a['answers']}/{a['expected']} answers"
                     + (f", errors: {a['errors']}" if a["errors"] else "")
                     + f"; target p99 ≤ {a['target_p99_ms']} ms",
                 )
