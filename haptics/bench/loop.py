@@ -22,7 +22,7 @@ import numpy as np
 
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.figures import loop_figures, percentiles
-from haptics.session.reading import Session, open_session
+from haptics.session.reading import Session, open_session, summarize
 
 LATE_NS = 1_000_000
 
@@ -71,12 +71,38 @@ def session_figures(session: Session, rate_hz: float) -> dict[str, Any]:
     }
 
 
+CORE_STREAMS = ("state", "command", "telemetry", "frames")
+
+
+def sensor_stream_figures(session: Session) -> dict[str, Any]:
+    """Per stream a sense-only device published (e.g. "tactile"): frames published, recorded,
+    lost (published − recorded + sequence gaps) and bad ones, from the manifest."""
+    summary = summarize(session)
+    out: dict[str, Any] = {}
+    for name, info in session.manifest.streams.items():
+        if name in CORE_STREAMS or name not in summary["loss"]:
+            continue
+        loss = summary["loss"][name]
+        gaps = int(summary["seq_gaps_by_stream"].get(name, 0))
+        out[name] = {
+            "source": info.source,
+            "published": int(loss["published"]),
+            "recorded": int(loss["recorded"]),
+            "lost": int(loss["published"]) - int(loss["recorded"]) + gaps,
+            "bad": int(info.bad_messages),
+        }
+    return out
+
+
 def _one(cfg: SessionConfig) -> dict[str, Any]:
     with SessionRun(cfg) as run:
         run.run_to_end()
-    session = run.result["session"]
-    figures = session_figures(open_session(session), cfg.rate_hz)
+    session = open_session(run.result["session"])
+    figures = session_figures(session, cfg.rate_hz)
     figures["notes"] = run.result["loop"].get("notes", [])
+    if cfg.sensors:
+        figures["sensors"] = cfg.sensors
+        figures["sensor_streams"] = sensor_stream_figures(session)
     return figures
 
 
@@ -85,12 +111,15 @@ def run_loop_bench(
     keep_dir: Path | None = None,
     tick_on: str = "grid",
     device_clocked: bool = False,
+    tactile: bool = False,
 ) -> dict[str, Any]:
     """Run the baseline then the real loop for `duration_s` each; return both figure sets.
 
     device_clocked: also run the loop with each tick started by the device's sample
     (`tick_on="arrival"`, the grid as fallback for a late sample) and report it as
     `device_clocked`, in the same invocation.
+    tactile: also run the real loop with the simulated tactile array beside the stylus (its
+    own process, 16×16 frames at 200 Hz, recorded) and report it as `with_tactile`.
     """
     root = keep_dir or Path(tempfile.mkdtemp(prefix="haptics-bench-"))
     common: dict[str, Any] = {"duration_s": duration_s, "record_dir": root, "monitor": False}
@@ -104,6 +133,11 @@ def run_loop_bench(
             **_one(SessionConfig(**common, tick_on="arrival")),
             "scheduler": "device-clocked: a tick starts when the device's sample arrives, "
             "the phase-locked grid as fallback",
+        }
+    if tactile:
+        extra["with_tactile"] = {
+            **_one(SessionConfig(**common, tick_on=tick_on, sensors=["tactile-sim"])),
+            "scheduler": "as the loop, with a simulated tactile array running and recorded",
         }
     return {
         **extra,

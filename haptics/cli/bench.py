@@ -186,6 +186,8 @@ def _setup_loop(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tick-on", choices=("grid", "arrival"), default="grid")
     p.add_argument("--device-clocked", action="store_true",
                    help="also run the device-clocked mode (a tick per sample) in this run")
+    p.add_argument("--tactile", action="store_true",
+                   help="also run the loop with the simulated tactile array beside the stylus")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_loop)
 
@@ -194,7 +196,9 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     from haptics.bench.loop import run_loop_bench
 
     duration = check_range("--duration", args.duration, 3600.0, "s")
-    r = run_loop_bench(duration, tick_on=args.tick_on, device_clocked=args.device_clocked)
+    r = run_loop_bench(
+        duration, tick_on=args.tick_on, device_clocked=args.device_clocked, tactile=args.tactile
+    )
     b = r["baseline"]
 
     def line(x: dict[str, Any]) -> str:
@@ -209,9 +213,22 @@ def _cmd_loop(args: argparse.Namespace) -> int:
     rows = [("loop", line(r))]
     if "device_clocked" in r:
         rows.append(("device-clocked", line(r["device_clocked"])))
+    if "with_tactile" in r:
+        rows.append(("loop + tactile array", line(r["with_tactile"])))
+        rows += _sensor_rows(r["with_tactile"]["sensor_streams"])
     rows.append(("naive baseline", line(b)))
     _print_json_or_table(r, args.json, rows)
     return 0
+
+
+def _sensor_rows(streams: dict[str, Any]) -> list[tuple[str, str]]:
+    """One row per sense-only stream: frames recorded of those published, lost, bad."""
+    return [
+        (f"{name} frames ({s['source']})",
+         f"{s['recorded']} recorded / {s['published']} published · lost {s['lost']} · "
+         f"bad {s['bad']}")
+        for name, s in streams.items()
+    ]  # fmt: skip
 
 
 def _setup_read(p: argparse.ArgumentParser) -> None:
@@ -244,6 +261,9 @@ def _setup_record(p: argparse.ArgumentParser) -> None:
     p.description = "Record 1 kHz state, command, telemetry and 30 Hz camera; report what was lost."
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--no-camera", action="store_true")
+    p.add_argument("--tactile", action="store_true",
+                   help="record the simulated tactile array beside the stylus, and count its "
+                   "frames")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_record)
 
@@ -252,16 +272,18 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from haptics.bench.record import run_record_bench
 
     minutes = check_range("--minutes", args.minutes, 24 * 60.0, "min")
-    r = run_record_bench(minutes, camera=not args.no_camera)
+    r = run_record_bench(minutes, camera=not args.no_camera, tactile=args.tactile)
     share = r["recorder_cpu_share"]
     rows = [
         ("samples lost (state+command+telemetry)", str(r["samples_lost"])),
         ("frames recorded / at 30 Hz", f"{r['frames_recorded']} / {r['frames_expected_at_30hz']}"),
         ("recorder CPU", f"{share * 100:.1f} % of a core" if share is not None else "?"),
         ("loop rate", f"{r['loop']['rate_hz']} Hz"),
+        *_sensor_rows(r["sensor_streams"]),
     ]
     _print_json_or_table(r, args.json, rows)
-    return 0 if r["samples_lost"] == 0 else 1
+    sensor_lost = sum(s["lost"] for s in r["sensor_streams"].values())
+    return 0 if r["samples_lost"] == 0 and sensor_lost == 0 else 1
 
 
 add_bench_command(

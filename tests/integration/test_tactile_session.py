@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from haptics.bench.loop import sensor_stream_figures
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.reading import open_session
 from sim.tactile import (
@@ -59,6 +60,10 @@ def test_stylus_and_tactile_frames_recorded_together_and_the_detector_finds_it(
     assert frames.shape == (info.received, 16, 16) and np.isfinite(frames).all()
     times = s.column_array("tactile", "host_time_ns")
     assert (np.diff(times) > 0).all()
+    # what `haptics bench loop --tactile` and `bench record --tactile` report of it
+    figures = sensor_stream_figures(s)
+    assert figures == {"tactile": {"source": "tactile-sim", "published": info.published,
+                                   "recorded": info.received, "lost": 0, "bad": 0}}
 
     # the probe's pose at each frame: the newest tick's tool position before it
     tel = s.arrays("telemetry")
