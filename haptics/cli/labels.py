@@ -13,13 +13,13 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
 from haptics.cli.commands import summary
-from haptics.dataset import views
+from haptics.dataset import labelstudio, views
 from haptics.dataset.agreement import agreement
 from haptics.dataset.catalog import Dataset, open_dataset
 from haptics.dataset.prelabel import SOURCES, prelabel
@@ -27,6 +27,9 @@ from haptics.dataset.review import review_queue
 from haptics.dataset.schema import ROLES
 from haptics.dataset.store import Answer, Item, LabelStore, NewAnswer, Review
 from haptics.errors import LabelError
+
+if TYPE_CHECKING:
+    pass
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -84,6 +87,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     c = cmd("import", "add answers from a JSON or JSON-lines file (all or none)", cmd_import)
     c.add_argument("file", type=Path)
+    c.add_argument(
+        "--from",
+        dest="source",
+        choices=("haptics", "labelstudio"),
+        default="haptics",
+        help="the file's format: our answer rows (default), or a Label Studio JSON export "
+        "of tasks from `haptics export --format labelstudio` (answers by their annotators)",
+    )
+    c.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="LS=PERSON",
+        help="(labelstudio) map a Label Studio user (email, username or id) to a person id; "
+        "default: the person whose id is their email, username or email's local part",
+    )
 
     cmd("queue", "your queue: items to label, or (reviewers) to review", cmd_queue)
 
@@ -291,6 +310,10 @@ FIELDS = {
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.source == "labelstudio":
+        return cmd_import_labelstudio(args)
+    if args.user:
+        raise LabelError("--user maps Label Studio users: use it with --from labelstudio")
     rows = _read_import(args.file)
     with _open(args) as ds:
         store = ds.store
@@ -325,6 +348,50 @@ def cmd_import(args: argparse.Namespace) -> int:
         _dump({"ids": ids})
     else:
         Console().print(f"{len(ids)} answer(s) imported")
+    return 0
+
+
+def cmd_import_labelstudio(args: argparse.Namespace) -> int:
+    """`labels import --from labelstudio`: every region of every submitted annotation of a
+    Label Studio JSON export becomes an answer by its annotator (all or none); regions the
+    store already has are skipped. Importing other people's answers takes a reviewer or
+    an admin (--as)."""
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabelError(f"cannot read {args.file}: {exc}") from exc
+    tasks = labelstudio.parse_export(text, str(args.file))
+    user_map = labelstudio.parse_user_map(args.user)
+    with _open(args) as ds:
+        store = ds.store
+        store.role_of(args.person)
+        origins = {r.session_id: r.start_ns for r in store.sessions()}
+        existing = store.log_tables()[0]
+        found, unchanged = labelstudio.drop_exported(labelstudio.regions(tasks, origins), existing)
+        people = labelstudio.resolve_people(
+            [r.user for r in found], [p["person_id"] for p in store.people()], user_map
+        )
+        new, skipped = labelstudio.new_answers(found, people, existing)
+        skipped = {"exported unchanged": unchanged, **skipped}
+        others = sorted({person for person, _, _ in new if person != args.person})
+        if others and store.role_of(args.person) not in ("reviewer", "admin"):
+            raise LabelError(
+                f"the export holds answers by {', '.join(others)}; importing other people's "
+                f"answers takes a reviewer or an admin (--as), '{args.person}' is a "
+                f"{store.role_of(args.person)}; nothing was written"
+            )
+        ids = store.add_answers_by(new) if new else []
+    by_person: dict[str, int] = {}
+    for person, _, _ in new:
+        by_person[person] = by_person.get(person, 0) + 1
+    if args.json:
+        _dump({"ids": ids, "by_person": by_person, "skipped": skipped})
+    else:
+        Console().print(
+            f"{len(ids)} answer(s) imported"
+            + "".join(f"; {p} {n}" for p, n in sorted(by_person.items()))
+            + "".join(f"; skipped {n} {why}" for why, n in skipped.items() if n)
+        )
     return 0
 
 

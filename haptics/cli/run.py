@@ -25,7 +25,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from haptics.cli.commands import summary
-from haptics.cli.live import LiveStats
+from haptics.cli.live import LiveStats, tactile_feeds
 from haptics.devices.registry import load_driver, split_device_spec
 from haptics.errors import ConfigError, HapticsError
 from haptics.loop.safety import load_policy
@@ -234,6 +234,8 @@ def _watch(run: SessionRun, console: Console, quiet: bool) -> int:
     """The live view until the session ends, then the stop and its report; the exit status."""
     cfg = run.cfg
     stats = LiveStats(period_ns=round(1e9 / cfg.rate_hz))
+    if not quiet:  # a small pressure map of each tactile stream's newest frame
+        stats.watch_tactile(tactile_feeds(run))
     reason = "finished"
     title = f"haptics · {cfg.scene} · {' + '.join([cfg.device, *cfg.sensors])}" + (
         " · camera" if cfg.camera else ""

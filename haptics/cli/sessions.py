@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp.add_argument("path", type=Path)
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=cmd_repair)
-    pl = ss.add_parser("plot", help="position, force, contact and events on one time axis")
+    pl = ss.add_parser(
+        "plot",
+        help="position, force, contact and events on one time axis; with a tactile stream, "
+        "its contrast over time and pressure maps",
+    )
     pl.add_argument("path", type=Path)
     pl.add_argument(
         "-o", "--out", type=Path, default=None, help="PNG path (default <session>/session.png)"
     )
+    pl.add_argument(
+        "--pressure-at",
+        type=_times_s,
+        default=None,
+        metavar="T1,T2,...",
+        help="times (s from the plot's start) of the tactile pressure maps to show, nearest "
+        "frame each (default: 4 evenly spaced while the probe is in contact)",
+    )
     pl.set_defaults(func=cmd_plot)
+
+
+def _times_s(text: str) -> list[float]:
+    """'1.5,2,3.25' → [1.5, 2.0, 3.25]; argparse reports anything else."""
+    try:
+        times = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of times in seconds, e.g. 1.5,3,4.2"
+        ) from None
+    if not times or not all(math.isfinite(t) for t in times):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' gives no finite times; write seconds from the plot's start, e.g. 1.5,3"
+        )
+    return times
 
 
 def _warn(console: Console, problems: dict[str, str]) -> None:
@@ -219,7 +247,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from haptics.session.plot import plot_session
 
     session = open_session(args.path)
-    out = plot_session(session, args.out or session.path / "session.png")
+    out = plot_session(
+        session, args.out or session.path / "session.png", pressure_at=args.pressure_at
+    )
     console = Console()
     problems = session.problems()
     for name, why in session.verify().items():

@@ -638,6 +638,26 @@ class LabelStore:
         """Append one answer; see `add_answers`."""
         return self.add_answers([answer], as_person)[0]
 
+    def add_answers_by(self, answers: Sequence[tuple[str, NewAnswer, str]]) -> list[int]:
+        """Append answers by several people, all or none (an import from another tool):
+        each (person, answer, where) is checked by the same rules as `add_answers` in one read
+        transaction, then all are inserted in one write transaction; their ids in order.
+        Raises LabelError naming the answer by `where` and its person (nothing written)."""
+        roles = {person: self.role_of(person) for person, _, _ in answers}
+        sessions: dict[str, Any] = {}
+
+        def validate(conn: Connection) -> list[dict[str, Any]]:
+            rows = []
+            for person, ans, where in answers:
+                try:
+                    rows.append(self._validate(conn, ans, person, roles[person], sessions))
+                except LabelError as exc:
+                    raise LabelError(f"{where} ({person}): {exc}; nothing was written") from None
+            return rows
+
+        rows = self._read(validate)
+        return self._write(lambda conn: self._insert_answers(conn, rows))
+
     # -- assignment
     def assign(
         self,

@@ -30,6 +30,7 @@ class SessionData:
     labels: pa.Table
     manifest_json: str
     rate_hz: float | None = None  # `--rate`: frame rate (lerobot), kinematics rate (jigsaws)
+    path: str | None = None  # the session folder (files beside the streams: video.mp4)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from haptics.dataset.catalog import Dataset
 from haptics.dataset.export.base import Format
 from haptics.dataset.export.runner import MARKER
 
-PACKAGES = ("haptics", "pyarrow", "numpy", "dask", "distributed", "h5py", "mcap", "scikit-learn")
+PACKAGES = (
+    "haptics", "pyarrow", "numpy", "dask", "distributed", "h5py", "mcap", "av", "scikit-learn"
+)
 
 
 def versions() -> dict[str, str]:

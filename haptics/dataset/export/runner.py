@@ -140,6 +140,7 @@ def export_task(job: Job, fmt_name: str, out: str) -> dict[str, Any]:
             labels=labels_table(job.labels) if job.labels else LABEL_SCHEMA.empty_table(),
             manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
             rate_hz=job.rate_hz,
+            path=job.path,
         )
         work = out_dir / PARTIAL / f"{job.session_id}-{uuid.uuid4().hex[:8]}"
         work.mkdir(parents=True)

@@ -29,6 +29,9 @@ LABEL_SCHEMA = pa.schema(
         ("created_at", pa.string()),
         ("supersedes", pa.int64()),
         ("gold", pa.bool_()),
+        ("detector", pa.string()),  # a model answer's detector, its version and confidence
+        ("detector_version", pa.string()),
+        ("confidence", pa.float64()),
     ]
 )
 
