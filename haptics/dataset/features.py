@@ -1,7 +1,8 @@
 """Per-session features for curation: numbers that say what happened in a session.
 
 Computed from the session's own streams (force and motion from `state`, contact, depth and
-tissue force from `telemetry` where recorded) with numpy/scipy, once per session version:
+tissue force from `telemetry`, pressure and its background-removed contrast from a `tactile`
+stream, where recorded) with numpy/scipy, once per session version:
 `FeatureCache` keeps them in the dataset folder (`DIR/catalog/features.parquet`), keyed by
 the session id and a fingerprint of its files, so a session is only read again when it
 changed. `compute_features` is a pure function of the session's arrays.
@@ -20,9 +21,10 @@ import pyarrow.parquet as pq
 from scipy import signal, stats
 
 from haptics.errors import HapticsError, SessionError
+from haptics.session.pressure import background_shape, contrast_kpa, in_contact
 from haptics.session.reading import Session
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: tactile features
 FEATURES_FILE = Path("catalog") / "features.parquet"
 
 # name → what it measures; the order is the feature vector's order
@@ -41,6 +43,11 @@ FEATURES: dict[str, str] = {
     "contact_fraction": "share of loop ticks in contact with tissue (0 without telemetry)",
     "depth_max_m": "deepest indentation or insertion (m; 0 without telemetry)",
     "tissue_force_max_n": "largest force the tissue model returned (N; 0 without telemetry)",
+    "tactile_contact_fraction": "share of tactile frames pressing on tissue (0 without one)",
+    "tactile_pressure_max_kpa": "highest taxel pressure (kPa; 0 without a tactile stream)",
+    "tactile_contrast_max_kpa": "largest background-removed contrast: a stiff inclusion felt "
+    "(kPa; haptics.session.pressure; 0 without a tactile stream)",
+    "tactile_contrast_p95_kpa": "95th percentile of that contrast over pressing frames (kPa)",
 }
 NAMES = list(FEATURES)
 
@@ -51,10 +58,32 @@ def _magnitude(a: dict[str, np.ndarray], x: str, y: str, z: str) -> np.ndarray:
     )
 
 
+def tactile_features(frames: np.ndarray) -> dict[str, float]:
+    """The tactile features (see FEATURES) of a (frames, rows, cols) stack of pressure
+    frames in kPa; all 0 for an empty stack."""
+    out = dict.fromkeys(
+        ("tactile_contact_fraction", "tactile_pressure_max_kpa", "tactile_contrast_max_kpa",
+         "tactile_contrast_p95_kpa"), 0.0,
+    )  # fmt: skip
+    if frames.size == 0:
+        return out
+    pressed = in_contact(frames)
+    out["tactile_contact_fraction"] = float(pressed.mean())
+    out["tactile_pressure_max_kpa"] = float(np.nanmax(np.where(np.isfinite(frames), frames, 0)))
+    if pressed.any():
+        contrast = contrast_kpa(frames[pressed], background_shape(frames))
+        out["tactile_contrast_max_kpa"] = float(np.nanmax(contrast))
+        out["tactile_contrast_p95_kpa"] = float(np.nanpercentile(contrast, 95))
+    return out
+
+
 def compute_features(
-    state: dict[str, np.ndarray], telemetry: dict[str, np.ndarray] | None
+    state: dict[str, np.ndarray],
+    telemetry: dict[str, np.ndarray] | None,
+    tactile: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """The feature vector (see FEATURES) of one session's `state` and `telemetry` arrays.
+    """The feature vector (see FEATURES) of one session's `state` and `telemetry` arrays and
+    its tactile pressure frames (None: no tactile stream).
 
     Raises SessionError if `state` has fewer than two samples.
     """
@@ -88,6 +117,7 @@ def compute_features(
         out["contact_fraction"] = float((telemetry["contact"] > 0).mean())
         out["depth_max_m"] = float(np.abs(telemetry["depth_m"]).max())
         out["tissue_force_max_n"] = float(np.abs(telemetry["tissue_force_n"]).max())
+    out.update(tactile_features(np.zeros((0, 1, 1)) if tactile is None else tactile))
     return {k: (v if np.isfinite(v) else 0.0) for k, v in out.items()}
 
 
@@ -107,6 +137,11 @@ def session_features(session: Session) -> dict[str, float]:
     try:
         state = session.arrays("state")
         tel = session.arrays("telemetry") if "telemetry" in session.stream_names else None
+        tactile = (
+            session.column_array("tactile", "pressure_kpa")
+            if "tactile" in session.stream_names
+            else None
+        )
     except HapticsError:
         raise
     except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
@@ -114,7 +149,7 @@ def session_features(session: Session) -> dict[str, float]:
             f"{session.path}: cannot read its streams ({exc}); check it with "
             f"`haptics sessions verify {session.path}`"
         ) from exc
-    return compute_features(state, tel)
+    return compute_features(state, tel, tactile)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from haptics.bench.loop import sensor_stream_figures
+from haptics.dataset.features import session_features
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
 from haptics.session.reading import open_session
 from sim.tactile import (
@@ -61,6 +62,9 @@ def test_stylus_and_tactile_frames_recorded_together_and_the_detector_finds_it(
     times = s.column_array("tactile", "host_time_ns")
     assert (np.diff(times) > 0).all()
     # what `haptics bench loop --tactile` and `bench record --tactile` report of it
+    features = session_features(s)  # curation sees the inclusion the array felt
+    assert features["tactile_contact_fraction"] > 0.2
+    assert features["tactile_contrast_max_kpa"] > 0.3
     figures = sensor_stream_figures(s)
     assert figures == {"tactile": {"source": "tactile-sim", "published": info.published,
                                    "recorded": info.received, "lost": 0, "bad": 0}}

@@ -23,7 +23,7 @@ from haptics.dataset.curation import (
     update_features,
     validated_sessions,
 )
-from haptics.dataset.features import NAMES, compute_features
+from haptics.dataset.features import NAMES, compute_features, tactile_features
 from haptics.dataset.store import Item, NewAnswer
 
 HAPTICS = str(Path(sys.executable).parent / "haptics")
@@ -82,6 +82,23 @@ def test_features_of_a_press() -> None:
     assert abs(f["force_peaks_per_s"] - 0.5) < 1e-3  # one press in 2 s
     assert 0.45 < f["contact_fraction"] < 0.55
     assert compute_features(state, None)["contact_fraction"] == 0.0
+    assert compute_features(state, None)["tactile_contrast_max_kpa"] == 0.0  # no tactile stream
+
+
+def test_tactile_features_see_a_stiff_bump_and_ignore_a_plain_press() -> None:
+    rng = np.random.default_rng(0)
+    free = rng.normal(0.0, 0.02, (20, 16, 16))  # not touching: noise around 0 kPa
+    plain = 2.0 + rng.normal(0.0, 0.02, (40, 16, 16))  # pressing, nothing underneath
+    yy, xx = np.mgrid[0:16, 0:16]
+    bump = 1.5 * np.exp(-((xx - 8) ** 2 + (yy - 8) ** 2) / 8.0)
+    felt = plain.copy()
+    felt[10:20] += bump  # a quarter of the pressing frames pass over an inclusion
+    without = tactile_features(np.concatenate([free, plain]))
+    with_bump = tactile_features(np.concatenate([free, felt]))
+    assert abs(without["tactile_contact_fraction"] - 40 / 60) < 1e-9
+    assert without["tactile_contrast_max_kpa"] < 0.2
+    assert with_bump["tactile_contrast_max_kpa"] > 1.0
+    assert 2.0 < with_bump["tactile_pressure_max_kpa"] < 4.0
 
 
 def test_planted_duplicate_is_flagged_and_novel_session_ranks_first(tmp_path: Path) -> None:
