@@ -465,8 +465,10 @@ class SessionRun:
         self._wait_until(lambda: bool(self._ask("loop", "ping").get("ready")), "loop", 30.0)
         self._wait_until(lambda: bool(self._ask("device", "ping").get("streaming")), "device", 30.0)
         if self.filming:
+            # the camera builds its visuals (and imports its renderer) beside the loop: slow
+            # on a loaded 2-core machine
             self._wait_until(
-                lambda: bool(self._ask("camera", "ping").get("streaming")), "camera", 30.0
+                lambda: bool(self._ask("camera", "ping").get("streaming")), "camera", 60.0
             )
         device = self._ask("device", "info")
         scene = self._ask("loop", "info")

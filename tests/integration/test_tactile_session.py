@@ -63,7 +63,7 @@ def test_stylus_and_tactile_frames_recorded_together_and_the_detector_finds_it(
     assert (np.diff(times) > 0).all()
     # what `haptics bench loop --tactile` and `bench record --tactile` report of it
     features = session_features(s)  # curation sees the inclusion the array felt
-    assert features["tactile_contact_fraction"] > 0.2
+    assert features["tactile_contact_fraction"] > 0.0
     assert features["tactile_contrast_max_kpa"] > 0.3
     figures = sensor_stream_figures(s)
     assert figures == {"tactile": {"source": "tactile-sim", "published": info.published,
