@@ -326,6 +326,7 @@ class SessionRun:
         self._device_silent = False
         self.start_error: str | None = None  # why start() failed, once it did
         self.armed = False  # the device accepted "arm"
+        self.caller_cpus: set[int] | None = None  # this process's CPUs before the session
         self.disarmed = True  # and, at stop, confirmed "disarm"
         if cfg.camera and not self.filming:
             self.warnings.append("--camera records into the session: without recording it is off")
@@ -461,7 +462,9 @@ class SessionRun:
         for proc_name in ("recorder", "loop", "camera"):
             if proc_name in self.procs:
                 self._wait_answering(proc_name)
-        keep_off_loop_cpu(other_cpus)  # this process (the CLI) too, once its children exist
+        if other_cpus:  # this process (the CLI) too, once its children exist; stop() undoes it
+            self.caller_cpus = os.sched_getaffinity(0)
+            keep_off_loop_cpu(other_cpus)
         self._wait_until(lambda: bool(self._ask("loop", "ping").get("ready")), "loop", 30.0)
         self._wait_until(lambda: bool(self._ask("device", "ping").get("streaming")), "device", 30.0)
         if self.filming:
@@ -760,6 +763,9 @@ class SessionRun:
         if self.monitor is not None:
             self.monitor.close(0)
         self.ctx.destroy(linger=0)  # closes what a caller left open too: never hangs
+        if self.caller_cpus:  # a library caller (a test, a notebook) gets its CPUs back
+            keep_off_loop_cpu(self.caller_cpus)
+            self.caller_cpus = None
         shutil.rmtree(self.run_dir, ignore_errors=True)
         session = self.session_dir
         if session is not None and not session.is_dir():

@@ -45,12 +45,15 @@ def _wait_for_telemetry_bytes(root: Path, size: int, timeout_s: float = 60.0) ->
 
 
 def test_short_session_is_recorded_and_read_back(tmp_path: Path) -> None:
+    cpus = os.sched_getaffinity(0)
     cfg = SessionConfig(duration_s=3.0, record_dir=tmp_path, monitor=False)
     with SessionRun(cfg) as run:
         while run.elapsed_s() < 3.0:
             assert run.check() is None
             time.sleep(0.05)
     result = run.result
+    # the session kept its caller off the loop's CPU while it ran, and gives its CPUs back
+    assert os.sched_getaffinity(0) == cpus
     assert result["session"] is not None
     s = summarize(open_session(result["session"]))
     assert s["complete"]
