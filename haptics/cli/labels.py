@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -27,9 +27,6 @@ from haptics.dataset.review import review_queue
 from haptics.dataset.schema import ROLES
 from haptics.dataset.store import Answer, Item, LabelStore, NewAnswer, Review
 from haptics.errors import LabelError
-
-if TYPE_CHECKING:
-    pass
 
 Handler = Callable[[argparse.Namespace], int]
 
