@@ -3,6 +3,9 @@
 argument: the session directory. Samples keep their original sequence numbers and device
 times, are published at the recorded rate (absolute deadlines), and carry the recorded
 position, velocity and buttons (a clutch pressed in the session is pressed in the replay);
+the replay keeps the session's arm: it plays the samples recorded before the device was armed,
+then holds (publishing nothing) until the replay is armed, so the motion after arm starts at
+arm as it did in the session, however long this session took to start;
 force commands are accepted and clamped like any device but do not move the stylus, and each
 sample reports the force the replay applied (as applied and as measured: it has no sensor).
 After the last sample the device goes quiet (the loop sees stale input). Its schema is the
@@ -45,6 +48,7 @@ class ReplayDevice(Device):
         self._deadline = 0
         self._t0 = 0
         self._rows: dict[str, np.ndarray] = {}
+        self._arm_row: int | None = None  # the first sample recorded armed (None: none was)
         self._max_force = 0.0
         self.period_ns = 1_000_000
 
@@ -69,6 +73,8 @@ class ReplayDevice(Device):
         self._rows = session.arrays("state")
         if self._rows["seq"].size == 0:
             raise DeviceNotFound(f"{self.argument} has no state samples to replay")
+        armed = np.flatnonzero(self._rows["status"] & STATUS_ARMED)
+        self._arm_row = int(armed[0]) if armed.size else None
         schema = self.schema(self.argument)
         self.period_ns = round(1e9 / schema.rate_hz)
         self._max_force = schema.max_force_n
@@ -97,6 +103,10 @@ class ReplayDevice(Device):
         r = self._rows
         if self._i >= r["seq"].size:
             time.sleep(min(timeout_s, 0.01))
+            return None
+        if self._i == self._arm_row and self.state.value != "armed":
+            time.sleep(min(timeout_s, self.period_ns / 1e9))  # hold at the recorded arm
+            self._deadline = time.monotonic_ns()  # and go on from the arm, not in a burst
             return None
         self._deadline, _ = next_deadline(self._deadline, self.period_ns, time.monotonic_ns())
         now = sleep_until(self._deadline)

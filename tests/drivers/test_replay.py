@@ -13,14 +13,15 @@ from haptics.devices.device import ZERO
 from haptics.errors import DeviceNotFound
 from haptics.session.manifest import Manifest
 from haptics.session.recorder import RecorderConfig, Recording
-from haptics.wire.messages import BUTTON_CLUTCH, STATE
+from haptics.wire.messages import BUTTON_CLUTCH, STATE, STATUS_ARMED
 
 N = 60
 
 
-def _session(root: Path, schema: dict[str, Any]) -> Path:
+def _session(root: Path, schema: dict[str, Any], armed_from: int = 1) -> Path:
     """A closed session of N state samples: the stylus moving along x, the clutch held on
-    samples 20..29, a measured force the replay must not pass on as its own."""
+    samples 20..29, a measured force the replay must not pass on as its own; the device armed
+    from sample `armed_from` on."""
     manifest = Manifest(device={"driver": "simulated", "schema": schema},
                         scene={"scene": "palpation"})  # fmt: skip
     cfg = RecorderConfig(endpoints={}, session_dir=root, manifest=manifest, reserve_bytes=0)
@@ -36,6 +37,7 @@ def _session(root: Path, schema: dict[str, Any]) -> Path:
                 fz=5.0,
                 afz=5.0,
                 buttons=BUTTON_CLUTCH if 20 <= i < 30 else 0,
+                status=STATUS_ARMED if i >= armed_from else 0,
             )
         )
     rec.finish({"published": {"state": N}, "reason": "finished"})
@@ -61,6 +63,21 @@ def test_replays_motion_and_buttons_and_reports_its_own_force(tmp_path: Path) ->
     assert applied == pytest.approx((0.0, 0.0, 3.0))
     assert all(s.applied == s.force == ZERO for s in samples[:10])
     assert all(s.applied == s.force == applied for s in samples[10:])
+
+
+def test_the_replay_holds_at_the_recorded_arm_until_it_is_armed(tmp_path: Path) -> None:
+    """The session's motion after arm starts at the replay's arm, however long the replaying
+    session took to start: the samples recorded before arm play, then the replay waits."""
+    dev = ReplayDevice(str(_session(tmp_path / "s", {"rate_hz": 1000.0}, armed_from=25)))
+    dev.open()
+    dev.start()
+    before = [dev.read(0.05) for _ in range(24)]
+    assert [s.seq for s in before if s is not None] == list(range(1, 25))
+    assert [dev.read(0.02) for _ in range(5)] == [None] * 5  # held at sample 25
+    dev.arm()
+    after = [dev.read(1.0) for _ in range(N - 24)]
+    assert [s.seq for s in after if s is not None] == list(range(25, N + 1))
+    dev.close()
 
 
 def test_schema_is_the_recorded_devices_with_its_damping_bound(tmp_path: Path) -> None:
