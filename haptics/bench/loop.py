@@ -76,7 +76,8 @@ CORE_STREAMS = ("state", "command", "telemetry", "frames")
 
 def sensor_stream_figures(session: Session) -> dict[str, Any]:
     """Per stream a sense-only device published (e.g. "tactile"): frames published, recorded,
-    lost (published − recorded + sequence gaps) and bad ones, from the manifest."""
+    lost (published − recorded + sequence gaps) and bad ones, from the manifest, and the rate
+    it kept (recorded frames per second over their own host-time span) against its nominal."""
     summary = summarize(session)
     out: dict[str, Any] = {}
     for name, info in session.manifest.streams.items():
@@ -90,8 +91,18 @@ def sensor_stream_figures(session: Session) -> dict[str, Any]:
             "recorded": int(loss["recorded"]),
             "lost": int(loss["published"]) - int(loss["recorded"]) + gaps,
             "bad": int(info.bad_messages),
+            "rate_hz": _kept_rate_hz(session, name),
+            "nominal_rate_hz": info.nominal_rate_hz,
         }
     return out
+
+
+def _kept_rate_hz(session: Session, stream: str) -> float:
+    """Frames recorded per second between a stream's first and last frame (0 for fewer than 2)."""
+    host = session.column_array(stream, "host_time_ns")
+    if host.size < 2:
+        return 0.0
+    return round((host.size - 1) / (float(host[-1] - host[0]) / 1e9), 1)
 
 
 def _one(cfg: SessionConfig) -> dict[str, Any]:

@@ -5,7 +5,8 @@ given minutes and reads it back: per stream, what the publisher says it sent aga
 is on disk (`samples_lost` sums state, command and telemetry; `--tactile` adds the
 simulated tactile array and reports its frames the same way), the frames the camera
 published against those recorded, the recorder's CPU share (its own process CPU time over
-wall time, as it reports at stop), and the loop figures during the recording.
+wall time, as it reports at stop), and the loop figures during the recording. Without a
+camera (`--no-camera`) nothing about video frames is reported.
 """
 
 from __future__ import annotations
@@ -45,13 +46,21 @@ def run_record_bench(
             lost += missing + summary["seq_gaps_by_stream"][name]
     rec = result.get("recorder", {})
     frames = streams.get("frames", {})
+    video = (
+        {
+            "frames_recorded": frames.get("recorded", 0),
+            "frames_expected_at_30hz": round(summary["duration_s"] * 30.0),
+        }
+        if camera
+        else {}
+    )  # no camera: no video frames to count, none to report
     return {
         "minutes": minutes,
         "session": result["session"],
+        "camera": camera,
         "samples_lost": lost,
         "streams": streams,
-        "frames_recorded": frames.get("recorded", 0),
-        "frames_expected_at_30hz": round(summary["duration_s"] * 30.0),
+        **video,
         "recorder_cpu_share": rec.get("cpu_share"),
         "loop": summary["loop"],
         "warnings": result.get("warnings", []),

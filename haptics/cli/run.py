@@ -116,6 +116,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="film the ground truth too: the tissue cut through hidden structures (the "
         "palpation inclusion), for reviewing, never for blind labeling",
     )
+    p.add_argument(
+        "--no-pressure-inset",
+        action="store_true",
+        help="with --camera and a tactile array: do not draw the pressure map into the video "
+        "(by default its newest frame is an inset in the bottom-right corner)",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -158,6 +164,7 @@ def session_config(args: argparse.Namespace) -> SessionConfig:
         "camera_width": args.camera_size[0],
         "camera_height": args.camera_size[1],
         "camera_fps": args.camera_fps,
+        "camera_pressure_inset": not getattr(args, "no_pressure_inset", False),
     }
     if getattr(args, "camera_truth", False):
         fields["camera_pose"] = CameraPose(truth=True)

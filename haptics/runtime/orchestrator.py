@@ -51,7 +51,13 @@ from haptics.loop.safety import SafetyPolicy
 from haptics.loop.scene import load_scene
 from haptics.loop.teleop import Mapping
 from haptics.process import cpu_plan, keep_off_loop_cpu
-from haptics.session.camera import CameraConfig, CameraPose, run_camera_process
+from haptics.session.camera import (
+    CameraConfig,
+    CameraPose,
+    PressureSource,
+    has_pressure_map,
+    run_camera_process,
+)
 from haptics.session.manifest import Manifest, read_manifest, write_manifest
 from haptics.session.recorder import (
     DeclaredStream,
@@ -103,6 +109,11 @@ class SessionConfig(BaseModel):
     camera_height: int = Field(240, gt=0, le=4096)
     camera_fps: float = Field(30.0, gt=0, le=120)
     camera_pose: CameraPose = Field(default_factory=CameraPose)
+    camera_pressure_inset: bool = Field(
+        True,
+        description="with the camera and a tactile stream: draw the newest pressure map as an "
+        "inset in each video frame",
+    )
 
     @model_validator(mode="after")
     def _ticks_beat_the_watchdog(self) -> SessionConfig:
@@ -114,6 +125,24 @@ class SessionConfig(BaseModel):
                 "command; raise the rate or the watchdog"
             )
         return self
+
+
+def sensor_counts(report: dict[str, Any], stream: str) -> dict[str, Any]:
+    """What a sense-only device's process counted for one of its streams, from its "stop"
+    reply, in the manifest's `SourceCounts` shape: refused (wrong size/kind/version),
+    not_finite, errors, and the driver's own integer counters (CRC errors, skipped frames)."""
+    own = report.get("streams", {}).get(stream, {})
+    driver = {
+        str(k): int(v)
+        for k, v in (report.get("device") or {}).items()
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    }
+    return {
+        "refused": max(0, int(own.get("bad", 0))),
+        "not_finite": max(0, int(own.get("not_finite", 0))),
+        "errors": max(0, int(report.get("errors", 0))),
+        "driver": driver,
+    }
 
 
 # -- pre-flight: names, parameters and paths, before any process starts -------------------------
@@ -367,6 +396,7 @@ class SessionRun:
         loop_cpu, other_cpus = cpu_plan() if cfg.realtime else (None, None)
         recording = self.session_dir is not None
         declared = self._plan_sensors()
+        inset = self._pressure_inset(declared)
         planned_scene = load_scene(cfg.scene)(cfg.scene_params)
         script = planned_scene.operator_script()
         dc = DeviceProcessConfig(
@@ -381,7 +411,7 @@ class SessionRun:
         )
         # the device first: one that cannot open stops the start before a session folder exists
         self._spawn(spawn, "device", run_device_process, dc)
-        for proc_name, (spec, streams, _) in self.sensors.items():  # sense-only devices next
+        for proc_name, (spec, streams, names) in self.sensors.items():  # sense-only devices next
             sc = SensorProcessConfig(
                 device=spec,
                 control=self.endpoints[f"ctl-{proc_name}"],
@@ -389,7 +419,15 @@ class SessionRun:
                 inputs={"telemetry": self.endpoints["telemetry"]},
                 scene=planned_scene.describe(),
                 subscribers=int(recording),
+                # the camera's inset subscribes to one stream too (it starts last: wait longer)
+                stream_subscribers={
+                    own: int(recording) + 1
+                    for session_stream, own in names.items()
+                    if inset is not None and session_stream == inset[0]
+                },
+                start_timeout_s=60.0 if inset is not None else 20.0,
                 cpus=other_cpus,
+                nice=-10 if cfg.realtime else 0,  # ahead of the recorder and camera
             )
             self._spawn(spawn, proc_name, run_sensor_process, sc)
         if recording:
@@ -455,6 +493,7 @@ class SessionRun:
                 height=cfg.camera_height,
                 fps=cfg.camera_fps,
                 pose=cfg.camera_pose,
+                pressure=inset[1] if inset is not None else None,
                 cpus=other_cpus,
             )
             self._spawn(spawn, "camera", run_camera_process, cc, wait=False)
@@ -498,6 +537,19 @@ class SessionRun:
             )
         self.armed = True
         self.started_ns = time.monotonic_ns()
+
+    def _pressure_inset(
+        self, declared: dict[str, DeclaredStream]
+    ) -> tuple[str, PressureSource] | None:
+        """The session stream (and where it is published) whose pressure maps the camera
+        draws as an inset: the first declared stream holding a 2-D pressure_kpa, when filming
+        with the inset on; else None."""
+        if not (self.filming and self.cfg.camera_pressure_inset):
+            return None
+        for stream, decl in declared.items():
+            if has_pressure_map(decl.spec):
+                return stream, PressureSource(endpoint=decl.endpoint, spec=decl.spec)
+        return None
 
     def _plan_sensors(self) -> dict[str, DeclaredStream]:
         """Name the sense-only devices' processes and streams, and where each stream is
@@ -722,6 +774,7 @@ class SessionRun:
         if loop_stats.get("ok"):
             published["command"] = published["telemetry"] = int(loop_stats.get("ticks", 0))
         sensor_stats: dict[str, Any] = {}
+        source_counts: dict[str, dict[str, Any]] = {}  # into the manifest, per stream
         for proc_name, (spec, _, names) in self.sensors.items():
             report = self._ask(proc_name, "stop", timeout_s=3.0)
             sensor_stats[spec] = report
@@ -730,6 +783,7 @@ class SessionRun:
                     published[stream] = int(
                         report.get("streams", {}).get(own, {}).get("published", 0)
                     )
+                    source_counts[stream] = sensor_counts(report, own)
         camera_stats: dict[str, Any] = {}
         if "camera" in self.procs:
             camera_stats = self._ask("camera", "stop", timeout_s=3.0)
@@ -738,7 +792,12 @@ class SessionRun:
         recorder = {}
         if "recorder" in self.procs:
             recorder = self._ask(
-                "recorder", "stop", timeout_s=30.0, published=published, reason=reason
+                "recorder",
+                "stop",
+                timeout_s=30.0,
+                published=published,
+                source_counts=source_counts,
+                reason=reason,
             )
             self._note_recorder(recorder)
             if not recorder.get("ok"):

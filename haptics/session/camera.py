@@ -27,7 +27,13 @@ Scene contract (duck typing; `Scene` and the optional `Filmable` in haptics/loop
 - optional: `scene.tool`, the tool's body id; when present it is tinted steel blue.
 
 Picture: TinyRenderer's white background is replaced by a dark gradient; one light from the
-front left, low enough that a dent in the surface shades.
+front left, low enough that a dent in the surface shades. With `pressure` set (a session
+recording a tactile stream; `haptics run --no-pressure-inset` turns it off), the newest
+tactile frame at capture time is drawn as a small colour-mapped inset with its kPa scale in
+the bottom-right corner (`haptics.session.pressure_inset`): the camera subscribes to that
+stream with a conflated socket, so it costs the sensor one more send per frame and the
+camera a few tens of microseconds; a tactile message of the wrong size, kind or version is
+counted (`bad_pressure`) and the inset keeps the previous map.
 
 Wire format of the "frames" topic, one single-part message per frame: the `FRAME` header
 (kind 4, version 1, seq u8, host_time_ns i8, source_tick u8, width u2, height u2; little
@@ -50,6 +56,7 @@ from haptics.errors import MessageError, SceneError
 from haptics.loop.clock import next_deadline
 from haptics.loop.scene import load_scene
 from haptics.process import child_setup, keep_off_loop_cpu
+from haptics.session.pressure_inset import draw_pressure_inset
 from haptics.wire.control import CAMERA_COMMANDS, ControlServer
 from haptics.wire.messages import TELEMETRY, Layout
 from haptics.wire.transport import drain_subscriptions, publisher, subscriber, wait_for_subscribers
@@ -123,6 +130,25 @@ def resolve_pose(pose: CameraPose, framing: dict[str, Any]) -> CameraPose:
         ) from exc
 
 
+class PressureSource(BaseModel):
+    """The tactile stream whose newest frame the camera draws as an inset."""
+
+    endpoint: str
+    spec: dict[str, Any]  # its layout (Layout.to_spec): needs a 2-D "pressure_kpa" field
+    field: str = "pressure_kpa"
+
+
+def has_pressure_map(spec: dict[str, Any]) -> bool:
+    """Whether a declared stream's layout holds a 2-D "pressure_kpa" map (pure)."""
+    try:
+        layout = Layout.from_spec(spec)
+    except (MessageError, KeyError, TypeError, ValueError):
+        return False
+    if "pressure_kpa" not in layout.names:
+        return False
+    return len(layout.dtype["pressure_kpa"].shape) == 2
+
+
 class CameraConfig(BaseModel):
     endpoints: dict[str, str]  # needs "telemetry", "frames" and "ctl-camera"
     scene: str = "palpation"
@@ -135,6 +161,7 @@ class CameraConfig(BaseModel):
     start_timeout_s: float = 20.0
     cpus: set[int] | None = None  # CPUs to stay on (off the loop's CPU)
     nice: int = 0  # raise it to make the camera yield first to other work on a busy machine
+    pressure: PressureSource | None = None  # draw this tactile stream's newest map as an inset
 
 
 def frame_hwm(fps: float) -> int:
@@ -223,6 +250,11 @@ class Renderer:
 
     def render(self) -> bytes:
         """One frame: height × width × 3 RGB bytes. Raises SceneError if pybullet fails."""
+        return self.render_array().tobytes()
+
+    def render_array(self) -> np.ndarray[Any, Any]:
+        """One frame as a new height × width × 3 uint8 array (writable: an inset may be drawn
+        into it). Raises SceneError if pybullet fails."""
         p = self.p
         try:
             w, h, rgba, _, _ = p.getCameraImage(
@@ -243,7 +275,7 @@ class Renderer:
         except p.error as exc:
             raise SceneError(f"camera: pybullet could not render ({exc})") from exc
         img = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[:, :, :3]
-        return backdrop(img, self._backdrop).tobytes()
+        return backdrop(img, self._backdrop)
 
 
 def _cpu_s() -> float:
@@ -263,11 +295,15 @@ def run_camera_process(cfg: CameraConfig) -> None:
         os.nice(cfg.nice)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     ctl = ControlServer(ctx, cfg.endpoints["ctl-camera"], CAMERA_COMMANDS)
+    # subscribed first: the sensor waits for this subscription before it streams
+    inset = PressureInset(ctx, cfg.pressure) if cfg.pressure is not None else None
     scene = load_scene(cfg.scene)(cfg.scene_params)
     scene.build()
     telemetry = subscriber(ctx, cfg.endpoints["telemetry"], conflate=True)
     frames = publisher(ctx, cfg.endpoints["frames"], hwm=frame_hwm(cfg.fps))
     stats: dict[str, Any] = {"published": 0, "skipped": 0, "bad_telemetry": 0, "streaming": False}
+    if inset is not None:
+        stats["pressure_inset"] = inset.counts
     try:
         client = scene_client(scene)
         framing: dict[str, Any] = {}
@@ -288,10 +324,12 @@ def run_camera_process(cfg: CameraConfig) -> None:
         if wait_for_subscribers(frames, cfg.subscribers, cfg.start_timeout_s, between) is None:
             return
         stats["streaming"] = True
-        _film(cfg, scene, renderer, telemetry, frames, ctl, stop, stats)
+        _film(cfg, scene, renderer, telemetry, frames, ctl, stop, stats, inset)
     finally:
         scene.close()
         telemetry.close(0)
+        if inset is not None:
+            inset.close()
         frames.close(linger=1000)
         ctl.close()
         ctx.term()
@@ -306,6 +344,7 @@ def _film(
     ctl: ControlServer,
     stop: Any,
     stats: dict[str, Any],
+    inset: PressureInset | None = None,
 ) -> None:
     period = round(1e9 / cfg.fps)
     dt = period / 1e9
@@ -347,7 +386,12 @@ def _film(
             scene.step(tool, (0.0, 0.0, 0.0), dt)
             if update is not None:
                 update()
-            rgb = renderer.render()
+            if inset is None:
+                rgb = renderer.render()
+            else:
+                img = renderer.render_array()
+                inset.draw(img)
+                rgb = img.tobytes()
             seq += 1
             frames.send(pack_frame(seq, t0, tick, cfg.width, cfg.height, rgb))
             stats["published"] = seq
@@ -360,6 +404,45 @@ def _film(
         if tick is not None:
             stats["skipped"] += missed
     _fill(stats, render_ns, cpu0, wall0)
+
+
+class PressureInset:
+    """The newest frame of a tactile stream, drawn into camera frames (conflated socket)."""
+
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], source: PressureSource) -> None:
+        """Raises MessageError when the stream's layout has no 2-D `source.field`."""
+        self.layout = Layout.from_spec(source.spec)
+        if source.field not in self.layout.names or len(self.layout.dtype[source.field].shape) != 2:
+            raise MessageError(
+                f"stream layout '{self.layout.name}' has no 2-D '{source.field}' to draw; run "
+                "without the pressure inset (--no-pressure-inset)"
+            )
+        self.field = source.field
+        self.sock = subscriber(ctx, source.endpoint, conflate=True)
+        self.newest: np.ndarray[Any, Any] | None = None
+        self.counts = {"drawn": 0, "bad_pressure": 0}
+
+    def take(self) -> None:
+        """Keep the newest well-formed frame that came since the last call."""
+        try:
+            raw = self.sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        lay = self.layout
+        if len(raw) != lay.size or raw[0] != lay.kind or raw[1] != lay.version:
+            self.counts["bad_pressure"] += 1
+            return
+        self.newest = np.frombuffer(raw, lay.dtype)[0][self.field]
+
+    def draw(self, img: np.ndarray[Any, Any]) -> None:
+        """Draw the newest map into `img` (nothing before the first frame arrives)."""
+        self.take()
+        if self.newest is not None:
+            draw_pressure_inset(img, self.newest)
+            self.counts["drawn"] += 1
+
+    def close(self) -> None:
+        self.sock.close(0)
 
 
 def _fill(stats: dict[str, Any], render_ns: list[int], cpu0: float, wall0: float) -> None:

@@ -25,6 +25,23 @@ SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
 
+class SourceCounts(BaseModel):
+    """What the process that published a declared stream (a sense-only device's) counted,
+    as it reported at the stop: with `StreamInfo`'s published, received, recorded, gaps and
+    bad_messages, every frame of the stream is accounted for without the run's log."""
+
+    refused: int = Field(
+        0, ge=0, description="wrong size, kind or layout version: refused, never published"
+    )
+    not_finite: int = Field(0, ge=0, description="published holding a NaN or infinity")
+    errors: int = Field(0, ge=0, description="driver calls that raised; the stream went on")
+    driver: dict[str, int] = Field(
+        default_factory=dict,
+        description="the driver's own counters, e.g. a taxel board's CRC errors (bad_chunks), "
+        "frames of the wrong shape, frames a late simulated array skipped",
+    )
+
+
 class StreamInfo(BaseModel):
     file: str
     layout: str
@@ -37,6 +54,10 @@ class StreamInfo(BaseModel):
     first_seq: int | None = None
     last_seq: int | None = None
     published: int | None = Field(None, description="what the publisher says it sent, when known")
+    recorded: int | None = Field(None, description="rows on disk (None: before this was counted)")
+    source_counts: SourceCounts | None = Field(
+        None, description="a declared stream's publisher's own counts (sense-only devices)"
+    )
     sha256: str | None = None
     spec: dict[str, Any] | None = Field(
         None,

@@ -37,13 +37,19 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import zmq
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from haptics.errors import MessageError, RecorderError, SessionError
 from haptics.process import child_setup, keep_off_loop_cpu
 from haptics.session.camera import frame_hwm, split_frame
 from haptics.session.clock import clock_mapping
-from haptics.session.manifest import MANIFEST_NAME, Manifest, StreamInfo, write_manifest
+from haptics.session.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    SourceCounts,
+    StreamInfo,
+    write_manifest,
+)
 from haptics.session.streams import EOS, arrow_schema, file_sha256, read_stream
 from haptics.session.video import FRAME_INDEX, FRAMES_FILE, VIDEO_FILE, VideoWriter, pts_for
 from haptics.wire.control import RECORDER_COMMANDS, ControlServer
@@ -416,15 +422,26 @@ class Recording:
             w.abort()  # no-op for a closed file; releases anything left open
         self._release_reserve()
         published: dict[str, int] = final.get("published", {})
+        counts: dict[str, Any] = final.get("source_counts", {})
         for topic in self.writers:
             self.manifest.streams[topic].published = published.get(topic)
+            if topic in counts:
+                try:
+                    self.manifest.streams[topic].source_counts = SourceCounts.model_validate(
+                        counts[topic]
+                    )
+                except ValidationError as exc:  # the session closes all the same
+                    self.manifest.notes.append(f"{topic}: its publisher's counts unusable: {exc}")
         self._close_manifest(self.error or str(final.get("reason", "stopped")))
 
     def _close_manifest(self, reason: str) -> None:
         m = self.manifest
         for topic, w in self.writers.items():
             info = self._info(topic, w)
-            info.published = m.streams[topic].published if topic in m.streams else None
+            old = m.streams.get(topic)
+            if old is not None:
+                info.published, info.source_counts = old.published, old.source_counts
+            info.recorded = w.rows
             with contextlib.suppress(OSError):
                 info.sha256 = sha256(w.path)
             m.streams[topic] = info

@@ -48,6 +48,8 @@ class Stop(_Request):
     cmd: Literal["stop"]
     reason: str = Field("stopped", max_length=1000)
     published: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    # per declared stream, what its publishing process counted (session.manifest.SourceCounts)
+    source_counts: dict[str, dict[str, int | dict[str, int]]] = Field(default_factory=dict)
 
 
 class Arm(_Request):

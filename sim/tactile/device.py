@@ -12,11 +12,18 @@ frame shows what the stylus touched at most one tick earlier, whatever drives th
 stiffness from `config.tissue_stiffness_n_per_m`), the same model the scene's force comes
 from. Frames are made every 1/rate_hz on the device's own clock (200 Hz by default), through
 the configured noise model, off the loop's process.
+
+Pacing: frame k is due at start + k · period (absolute deadlines, no drift); the process
+sleeps to the next deadline, and when it wakes a period or more late (a busy CPU) it makes
+one frame for the newest deadline passed and counts the others as `skipped`: it never bursts
+to catch up, and it never computes a frame only to drop it. A frame's device_time_ns is its
+deadline, its host_time_ns the moment it was ready.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import Any, ClassVar
 
@@ -53,6 +60,20 @@ def inclusion_of(scene: dict[str, Any]) -> Inclusion | None:
     return Inclusion.from_ground_truth(truth, modulus_ratio=ratio)
 
 
+def next_deadline(now_ns: int, next_ns: int, period_ns: int) -> tuple[int | None, int, int]:
+    """Which frame to make now, on a grid of absolute deadlines: (the deadline of the frame
+    due now or None if none is due yet, the next deadline after it, deadlines skipped).
+
+    When `now_ns` is past several deadlines, only the newest is made and the older ones are
+    skipped: a late process never bursts frames to catch up.
+    """
+    if now_ns < next_ns:
+        return None, next_ns, 0
+    behind = (now_ns - next_ns) // period_ns
+    due = next_ns + behind * period_ns
+    return due, due + period_ns, behind
+
+
 class SimulatedTactileArray(SensorDevice):
     """A 16×16 (by default) taxel array on the probe, following the loop's tool."""
 
@@ -71,8 +92,10 @@ class SimulatedTactileArray(SensorDevice):
         self.tool: tuple[float, float, float] = (0.0, 0.0, 1.0)  # above the tissue until told
         self.seq = 0
         self.next_ns = 0
+        self.period_ns = 1
+        self._rec = np.zeros((), self.layout.dtype)
         self.rng = np.random.default_rng(0)
-        self.counters = {"frames": 0, "late": 0, "telemetry": 0}
+        self.counters = {"frames": 0, "skipped": 0, "telemetry": 0}
 
     @classmethod
     def schema(cls, argument: str = "") -> FeatureSchema:
@@ -96,11 +119,14 @@ class SimulatedTactileArray(SensorDevice):
         except ConfigError as exc:
             raise DeviceError(f"tactile-sim cannot model this scene: {exc}") from exc
         self.array = TactileArray(self.config)
+        self.period_ns = round(1e9 / self.config.rate_hz)
+        self._rec = np.zeros((), self.layout.dtype)
         self.rng = np.random.default_rng(int(self.scene.get("config", {}).get("seed", 0)))
         if "telemetry" in self.endpoints:
             self.ctx = zmq.Context()
-            self.telemetry = subscriber(self.ctx, self.endpoints["telemetry"], deep=False)
-        self.next_ns = time.monotonic_ns()
+            # only the newest tick matters: a conflated queue holds just that one
+            self.telemetry = subscriber(self.ctx, self.endpoints["telemetry"], conflate=True)
+        self.next_ns = 0
         return DeviceInfo(
             driver="tactile-sim",
             model=f"simulated {self.config.grid.rows}x{self.config.grid.cols} taxel array",
@@ -116,16 +142,14 @@ class SimulatedTactileArray(SensorDevice):
         sock = self.telemetry
         if sock is None:
             return
-        newest = None
-        while True:
-            try:
-                newest = sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-        if newest is not None and len(newest) == TELEMETRY.size:
+        try:
+            newest = sock.recv(zmq.NOBLOCK)  # conflated: the newest tick, if one came
+        except zmq.Again:
+            return
+        if len(newest) == TELEMETRY.size:
             values = TELEMETRY.struct.unpack(newest)
             x, y, z = (float(v) for v in values[_TOOL])
-            if np.isfinite((x, y, z)).all():
+            if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
                 self.tool = (x, y, z)
                 self.counters["telemetry"] += 1
 
@@ -133,23 +157,28 @@ class SimulatedTactileArray(SensorDevice):
         array = self.array
         if array is None:
             raise DeviceError("tactile-sim: read before open")
-        period_ns = int(1e9 / self.config.rate_hz)
         now = time.monotonic_ns()
-        wait_s = (self.next_ns - now) / 1e9
-        if wait_s > timeout_s:
-            time.sleep(max(timeout_s, 0.0))
-            return []
-        if wait_s > 0:
-            time.sleep(wait_s)
+        if self.next_ns == 0:  # the first frame: the grid starts when streaming does
+            self.next_ns = now
+        due, self.next_ns, skipped = next_deadline(now, self.next_ns, self.period_ns)
+        if due is None:
+            wait_s = (self.next_ns - time.monotonic_ns()) / 1e9
+            if wait_s > timeout_s:
+                time.sleep(max(timeout_s, 0.0))
+                return []
+            if wait_s > 0:
+                time.sleep(wait_s)
+            due, self.next_ns, skipped = next_deadline(
+                time.monotonic_ns(), self.next_ns, self.period_ns
+            )
+            if due is None:  # woke a hair early: the next call makes it
+                return []
+        self.counters["skipped"] += skipped
         self._drain_telemetry()
         pressure = array.frame(ProbePose(*self.tool), self.inclusion, self.rng)
         stamp = time.monotonic_ns()
-        self.next_ns += period_ns
-        if stamp - self.next_ns > 10 * period_ns:  # fell far behind: skip, do not burst
-            self.counters["late"] += 1
-            self.next_ns = stamp + period_ns
-        rec = np.zeros((), self.layout.dtype)
-        rec["seq"], rec["device_time_ns"], rec["host_time_ns"] = self.seq, stamp, stamp
+        rec = self._rec
+        rec["seq"], rec["device_time_ns"], rec["host_time_ns"] = self.seq, due, stamp
         rec["flags"] = 0 if np.isfinite(pressure).all() else TACTILE_FLAG_NOT_FINITE
         rec["pressure_kpa"] = pressure
         self.seq += 1

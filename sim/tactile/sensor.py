@@ -2,9 +2,10 @@
 
 What a tactile driver process (or a scene) holds: `TactileArray(config)` builds the model
 once (~0.1 s), then `frame(pose, inclusion, rng)` gives what the array reads at that pose
-(about 1 ms on one core, so 200 Hz or more leaves most of a core free) and `force_map(inclusion)`
-the same model's normal force for the 1 kHz tick. The config is a pydantic model, so it goes
-into a session's manifest as it is (`describe()`).
+(about 0.45 ms of one core back to back, 1-1.5 ms when the core's caches went cold between
+frames, as in a session where other processes share the CPU: `python -m sim.tactile.bench`),
+and `force_map(inclusion)` the same model's normal force for the 1 kHz tick. The config is
+a pydantic model, so it goes into a session's manifest as it is (`describe()`).
 """
 
 from __future__ import annotations

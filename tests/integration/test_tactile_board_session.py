@@ -115,3 +115,16 @@ def test_bad_frames_are_counted_and_the_force_path_is_unaffected(tmp_path: Path)
     assert tactile.received == tactile.published == counts["frames"]
     assert tactile.bad_messages == 0  # refused before the recorder
     assert s.column_array("tactile", "pressure_kpa").shape[1:] == (16, 16)
+    # and the manifest holds the whole account, for a reader without the run's log: published,
+    # received, recorded, lost (gaps), and what the board's driver refused (CRC, length, shape)
+    assert tactile.recorded == tactile.received == s.column_array("tactile", "seq").size
+    manifest_counts = tactile.source_counts
+    assert manifest_counts is not None
+    assert (manifest_counts.refused, manifest_counts.errors) == (0, 0)
+    assert manifest_counts.not_finite == report["streams"]["tactile"]["not_finite"]
+    driver = manifest_counts.driver
+    assert driver["bad_frames"] == counts["bad_frames"] > 0
+    assert driver["bad_chunks"] == counts["bad_chunks"] > 0
+    assert driver["length_errors"] == counts["length_errors"] > 0
+    assert driver["frames"] == counts["frames"] == tactile.published
+    assert "silent" not in driver  # a status, not a count

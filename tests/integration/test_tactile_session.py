@@ -13,6 +13,7 @@ import pytest
 from haptics.bench.loop import sensor_stream_figures
 from haptics.dataset.features import session_features
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
+from haptics.session.pressure_inset import draw_pressure_inset
 from haptics.session.reading import open_session
 from sim.tactile import (
     Inclusion,
@@ -23,6 +24,8 @@ from sim.tactile import (
     homogeneous_background,
     slab_for_stiffness,
 )
+
+from .conftest import haptics
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +69,23 @@ def test_stylus_and_tactile_frames_recorded_together_and_the_detector_finds_it(
     assert features["tactile_contact_fraction"] > 0.0
     assert features["tactile_contrast_max_kpa"] > 0.3
     figures = sensor_stream_figures(s)
+    rate = figures["tactile"].pop("rate_hz")
     assert figures == {"tactile": {"source": "tactile-sim", "published": info.published,
-                                   "recorded": info.received, "lost": 0, "bad": 0}}
+                                   "recorded": info.received, "lost": 0, "bad": 0,
+                                   "nominal_rate_hz": 200.0}}
+    span_s = (times[-1] - times[0]) / 1e9
+    assert rate == pytest.approx((times.size - 1) / span_s, abs=0.1)
+    # the sensor's own counts are in the manifest: a dataset reader needs no run log
+    assert info.recorded == info.received
+    counts = info.source_counts
+    assert counts is not None and (counts.refused, counts.not_finite, counts.errors) == (0, 0, 0)
+    assert counts.driver["frames"] == info.published  # the array made every frame published
+    assert counts.driver["skipped"] >= 0 and counts.driver["telemetry"] > 0
+    # frames keep to the array's own 5 ms grid (device clock = the frame's deadline)
+    device = s.column_array("tactile", "device_time_ns").astype(np.int64)
+    steps = np.diff(device)
+    assert (steps % 5_000_000 == 0).all() and (steps > 0).all()
+    assert int(steps.sum() // 5_000_000) == steps.size + counts.driver["skipped"]
 
     # the probe's pose at each frame: the newest tick's tool position before it
     tel = s.arrays("telemetry")
@@ -106,3 +124,65 @@ def test_a_killed_tactile_process_is_reported_and_the_force_path_runs_on(tmp_pat
     assert (tel["wake_ns"][-1] - tel["wake_ns"][0]) / 1e9 > 4.5  # the loop ran to the end
     frames = s.column_array("tactile", "pressure_kpa")
     assert frames.shape[0] > 0 and s.manifest.status == "complete"
+
+
+def _video_and_inset(session_dir: Path) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
+    import av
+
+    with av.open(str(session_dir / "video.mp4")) as container:
+        video = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    h, w = video[0].shape[:2]
+    box = draw_pressure_inset(np.zeros((h, w, 3), np.uint8), np.zeros((16, 16)))
+    return video, box
+
+
+def test_the_camera_video_overlays_the_pressure_map_and_can_leave_it_out(
+    tmp_path: Path,
+) -> None:
+    def film(inset: bool) -> dict[str, Any]:
+        cfg = SessionConfig(
+            duration_s=4.0, record_dir=tmp_path / str(inset), monitor=False, camera=True,
+            sensors=["tactile-sim"], camera_pressure_inset=inset,
+        )
+        with SessionRun(cfg) as run:
+            run.run_to_end(0.25)
+        assert not run.result["problems"] and not run.result["warnings"], run.result
+        return run.result
+
+    result = film(True)
+    camera = result["camera"]
+    assert camera["pressure_inset"] == {"drawn": camera["published"], "bad_pressure": 0}
+    s = open_session(result["session"])
+    video, (x0, y0, x1, y1) = _video_and_inset(Path(result["session"]))
+    shot = s.arrays("frames")["host_time_ns"]
+    tactile_t = s.column_array("tactile", "host_time_ns")
+    peaks = s.column_array("tactile", "pressure_kpa").reshape(tactile_t.size, -1).max(axis=1)
+    # each picture shows the newest tactile frame when it was taken: the inset's map is dark
+    # while the probe is off the tissue and lit by the pressed probe's edges when it presses
+    # (frames near a change are left out: the camera took its map a render later)
+    off, on = [], []
+    for k, img in enumerate(video):
+        near = peaks[(tactile_t > shot[k] - 30_000_000) & (tactile_t < shot[k] + 60_000_000)]
+        level = float(img[y0 + 16 : y1 - 3, x0 + 3 : x1 - 12].mean())
+        if near.size and near.max() < 0.5:
+            off.append(level)
+        elif near.size and near.min() > 4.0:
+            on.append(level)
+    assert off and on, (len(off), len(on))
+    assert max(off) < 15.0 < 25.0 < min(on), (off, on)
+    assert float(np.mean([img[y0 : y0 + 2, x0:x1].mean() for img in video])) < 22  # backing
+
+    plain = film(False)
+    assert "pressure_inset" not in plain["camera"]
+    video, (x0, y0, x1, y1) = _video_and_inset(Path(plain["session"]))
+    # no inset: that corner is the scene (backdrop, tissue), never the inset's dark backing
+    assert float(np.mean([img[y0 : y0 + 2, x0:x1].mean() for img in video])) > 25
+
+
+def test_bench_record_reports_the_tactile_rate_and_no_video_without_a_camera(
+    tmp_path: Path,
+) -> None:
+    done = haptics("bench", "record", "--minutes", "0.1", "--tactile", "--no-camera", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tactile frames (tactile-sim)" in done.stdout and "nominal" in done.stdout
+    assert "frames recorded" not in done.stdout and "30 Hz" not in done.stdout, done.stdout

@@ -23,7 +23,13 @@ from haptics.wire.control import (
 def test_valid_requests_come_back_with_defaults_filled_in() -> None:
     assert parse_request(b'{"cmd": "ping"}', LOOP_COMMANDS) == {"cmd": "ping"}
     stop = parse_request(b'{"cmd": "stop", "published": {"state": 3}}', RECORDER_COMMANDS)
-    assert stop == {"cmd": "stop", "reason": "stopped", "published": {"state": 3}}
+    assert stop == {
+        "cmd": "stop", "reason": "stopped", "published": {"state": 3}, "source_counts": {}
+    }
+    counts = b'{"cmd": "stop", "source_counts": {"tactile": {"refused": 1, "driver": {"crc": 2}}}}'
+    assert parse_request(counts, RECORDER_COMMANDS)["source_counts"] == {
+        "tactile": {"refused": 1, "driver": {"crc": 2}}
+    }
 
 
 @pytest.mark.parametrize(

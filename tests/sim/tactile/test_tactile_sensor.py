@@ -58,3 +58,19 @@ def test_inclusion_from_a_scenes_ground_truth() -> None:
         Inclusion.from_ground_truth(truth)
     with pytest.raises(ConfigError, match="center_m"):
         Inclusion.from_ground_truth({"radius_m": 0.005, "modulus_ratio": 10.0})
+
+
+def test_frames_keep_to_absolute_deadlines_and_skip_rather_than_burst() -> None:
+    from sim.tactile.device import next_deadline
+
+    period = 5_000_000
+    # early: nothing due, the next deadline unchanged
+    assert next_deadline(999, 1_000, period) == (None, 1_000, 0)
+    # on time (or a little late): that deadline's frame, the next one a period on (no drift)
+    assert next_deadline(1_000, 1_000, period) == (1_000, 1_000 + period, 0)
+    assert next_deadline(1_000 + period - 1, 1_000, period) == (1_000, 1_000 + period, 0)
+    # woken 3.5 periods late: one frame, for the newest deadline passed; three skipped
+    due, after, skipped = next_deadline(1_000 + 3 * period + period // 2, 1_000, period)
+    assert (due, after, skipped) == (1_000 + 3 * period, 1_000 + 4 * period, 3)
+    # and the one after is not due until its own time: no burst to catch up
+    assert next_deadline(1_000 + 3 * period + period // 2 + 1, after, period)[0] is None
