@@ -1,6 +1,9 @@
 """`haptics bench teleop`: a bilateral link under delay, jitter and loss, pressing on the
 stiffest tissue in the scenes, with and without time-domain passivity (haptics.loop.bilateral).
 
+This is the model; `haptics bench teleop --link` runs the same press over the real link
+(processes, tcp, CurveZMQ, the relay): `haptics.bench.teleop_link`.
+
 The model (1-D along the contact normal, + into tissue, all of it in this file):
 
 * **Operator + leader**: the simulated device's hand–arm model (m = 0.1 kg, hand spring

@@ -226,7 +226,7 @@ def _sensor_rows(streams: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (f"{name} frames ({s['source']})",
          f"{s['recorded']} recorded / {s['published']} published · lost {s['lost']} · "
-         f"bad {s['bad']}")
+         f"bad {s['bad']} · {s['rate_hz']} Hz (nominal {s['nominal_rate_hz'] or 0:g})")
         for name, s in streams.items()
     ]  # fmt: skip
 
@@ -274,9 +274,14 @@ def _cmd_record(args: argparse.Namespace) -> int:
     minutes = check_range("--minutes", args.minutes, 24 * 60.0, "min")
     r = run_record_bench(minutes, camera=not args.no_camera, tactile=args.tactile)
     share = r["recorder_cpu_share"]
+    video = (
+        [("frames recorded / at 30 Hz", f"{r['frames_recorded']} / {r['frames_expected_at_30hz']}")]
+        if r["camera"]
+        else []
+    )  # without a camera there are no video frames to speak of
     rows = [
         ("samples lost (state+command+telemetry)", str(r["samples_lost"])),
-        ("frames recorded / at 30 Hz", f"{r['frames_recorded']} / {r['frames_expected_at_30hz']}"),
+        *video,
         ("recorder CPU", f"{share * 100:.1f} % of a core" if share is not None else "?"),
         ("loop rate", f"{r['loop']['rate_hz']} Hz"),
         *_sensor_rows(r["sensor_streams"]),
@@ -408,6 +413,21 @@ def _setup_teleop(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", type=float, default=d.loss, help="packet loss probability")
     p.add_argument("--stiffness", type=float, default=d.tissue_k_n_per_m, help="tissue, N/m")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--link", action="store_true",
+                   help="run the real operator and follower processes over tcp with CurveZMQ "
+                   "through the relay (the palpation scene at --stiffness) instead of the model")
+    p.add_argument("--press-s", type=float, default=4.0,
+                   help="--link: seconds each press lasts (default %(default)s)")
+    p.add_argument("--loss-mode", choices=("drop", "retransmit"), default="drop",
+                   help="--link: a lost message is dropped (a datagram link) or waits for "
+                   "TCP's resend (default %(default)s)")
+    p.add_argument("--rto-ms", type=float, default=200.0,
+                   help="--link --loss-mode retransmit: how long a lost message waits, at least "
+                   "the round trip (200: Linux's minimum timeout; 0: one round trip, a fast "
+                   "retransmit)")
+    p.add_argument("--stall-ms", type=float, default=0.0,
+                   help="--link: instead of the table, one press at the first --rtt-ms with "
+                   "the relay stalling the link this long every 2 s (TCP after a timeout)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_teleop)
 
@@ -423,6 +443,8 @@ def _cmd_teleop(args: argparse.Namespace) -> int:
 
         raise ConfigError("need 0 ≤ jitter < 1, 0 ≤ loss < 1, stiffness > 0 and delays "
                           "between 0 and 5000 ms")
+    if args.link:
+        return _cmd_teleop_link(args)
     params = dataclasses.replace(
         TeleopBenchParams(), jitter=args.jitter, loss=args.loss,
         tissue_k_n_per_m=args.stiffness, seed=args.seed,
@@ -451,6 +473,78 @@ def _cmd_teleop(args: argparse.Namespace) -> int:
         t.add_row(f"{row['rtt_ms']:g} ms", cell(row["baseline"]), cell(row["tdpa"]),
                   f"{tr:.2f}" if tr is not None else "—")
     Console().print(t)
+    return 0
+
+
+def _cmd_teleop_link(args: argparse.Namespace) -> int:
+    from haptics.bench.teleop_link import LinkBenchParams, run_link_bench, stall_check
+
+    if not args.press_s >= 3.0:
+        from haptics.errors import ConfigError
+
+        raise ConfigError("--press-s: at least 3 s (a press, then two seconds of hold to judge)")
+    p = LinkBenchParams(press_s=args.press_s, jitter=args.jitter, loss=args.loss,
+                        loss_mode=args.loss_mode, rto_ms=args.rto_ms,
+                        tissue_k_n_per_m=args.stiffness, seed=args.seed)  # fmt: skip
+    if args.stall_ms > 0:
+        p = LinkBenchParams(
+            press_s=max(args.press_s, 8.0), jitter=args.jitter, loss=0.0,
+            tissue_k_n_per_m=args.stiffness, seed=args.seed, stall_ms=args.stall_ms,
+            stall_after_s=4.0, stall_every_s=2.0,
+        )  # fmt: skip
+        r = stall_check(args.rtt_ms[0], p)
+        if args.json:
+            print(json.dumps(r, indent=2))
+            return 0
+        t = Table(title=f"link stalls of {args.stall_ms:g} ms at {args.rtt_ms[0]:g} ms round "
+                  "trip (time-domain passivity): the operator's side")  # fmt: skip
+        for c in ("force before", "zero after last message", "silent", "first force back",
+                  "largest step back (per tick)", "force 300 ms back"):  # fmt: skip
+            t.add_column(c)
+        for s in r["stalls"]:
+            t.add_row(*(f"{s.get(k)}" for k in ("force_before_n", "zero_after_ms", "silent_ms",
+                      "first_force_back_n", "max_step_back_n", "force_300ms_back_n")))  # fmt: skip
+        Console().print(t)
+        Console().print(f"watchdog trips: operator {r['trips_operator']}, follower "
+                        f"{r['trips_follower']}; zero force while silent: "
+                        f"{all(s['zero_while_silent'] for s in r['stalls'])}")  # fmt: skip
+        return 0
+    console = Console(stderr=True)
+
+    def progress(row: dict[str, Any]) -> None:
+        console.print(f"{row['rtt_ms']:g} ms done", style="dim")
+
+    r = run_link_bench(tuple(args.rtt_ms), p, progress)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+
+    def cell(x: dict[str, Any]) -> str:
+        state = "[green]stable[/]" if x["stable"] else "[red]not passive[/]"
+        if x["growing"]:
+            state = "[red]growing[/]"
+        if x["bouncing"]:
+            state += " (bouncing)"
+        ratio = x["felt_over_rendered"]
+        return (f"{state}\n{x['energy_max_j']} J · p2p dev {x['device_p2p_mm']} / tool "
+                f"{x['tool_p2p_mm']} mm\nfelt {x['felt_n']} N / rendered {x['rendered_n']} N"
+                f" ({ratio if ratio is not None else '—'})\ntrips {x['trips_operator']}/"
+                f"{x['trips_follower']}")  # fmt: skip
+
+    t = Table(title=f"real link (tcp + CurveZMQ through the relay) on {p.tissue_k_n_per_m:g} "
+              f"N/m tissue, jitter {p.jitter:.0%}, loss {p.loss:.0%} ({p.loss_mode}"
+              f"{f', waits {p.rto_ms:g} ms' if p.loss_mode == 'retransmit' else ''}), "
+              f"{p.press_s:g} s press; energy: most the network generated; trips: watchdog "
+              "operator/follower")  # fmt: skip
+    for c in ("round trip", "uncompensated", "time-domain passivity",
+              "one-way ms p50 / p99\n(follower − operator clock)", "clock fit offset ms"):
+        t.add_column(c)  # fmt: skip
+    for row in r["rows"]:
+        b, d = row["baseline"], row["tdpa"]
+        t.add_row(f"{row['rtt_ms']:g} ms", cell(b), cell(d),
+                  f"{d['one_way_ms_p50']} / {d['one_way_ms_p99']}", f"{d['clock_offset_ms']}")
+    Console().print(t)
+    Console().print(f"{len(r['rows']) * 2} sessions in {r['wall_s']} s")
     return 0
 
 

@@ -74,7 +74,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rl.add_argument("--to", default="127.0.0.1:5800", help="HOST:PORT of the follower")
     rl.add_argument("--rtt-ms", type=float, default=0.0, help="round-trip delay (ms)")
     rl.add_argument("--jitter", type=float, default=0.0, help="fraction of the delay, e.g. 0.1")
-    rl.add_argument("--loss", type=float, default=0.0, help="fraction of chunks resent, 0.01")
+    rl.add_argument("--loss", type=float, default=0.0, help="fraction lost, e.g. 0.01")
+    rl.add_argument("--loss-mode", choices=("retransmit", "drop"), default="retransmit",
+                    help="a lost chunk waits for TCP's resend (--rto-ms), or a whole CurveZMQ "
+                    "message is dropped as a datagram link would (default %(default)s)")
+    rl.add_argument("--rto-ms", type=float, default=200.0, help="retransmit: the wait (ms)")
+    rl.add_argument("--stall-ms", type=float, default=0.0,
+                    help="hold the link this long (ms), as TCP does after a timeout; 0: never")
+    rl.add_argument("--stall-after", type=float, default=1.0, metavar="S",
+                    help="the first stall, seconds after the first bytes relayed")
+    rl.add_argument("--stall-every", type=float, default=0.0, metavar="S",
+                    help="then one stall every S seconds (0: once)")
     rl.add_argument("--seed", type=int, default=1)
     rl.set_defaults(func=cmd_relay)
 
@@ -195,7 +205,10 @@ def cmd_follower(args: argparse.Namespace) -> int:
 
 def _report(console: Console, as_json: bool, reason: str, result: dict[str, Any]) -> int:
     if as_json:
-        print(json.dumps({"reason": reason, **result}, default=str))
+        link = result.get("link")
+        if isinstance(link, dict) and "energy_trace" in link:  # a sample per 16 ms: for benches
+            link = {**link, "energy_trace": len(link["energy_trace"])}
+        print(json.dumps({"reason": reason, **result, "link": link}, default=str))
     else:
         console.print(f"stopped: {escape(reason)}", soft_wrap=True)
         if result.get("session"):
@@ -208,11 +221,16 @@ def cmd_relay(args: argparse.Namespace) -> int:
     cfg: RelayConfig = _validated(
         RelayConfig,
         {"listen": args.listen, "target": args.to, "rtt_ms": args.rtt_ms,
-         "jitter": args.jitter, "loss": args.loss, "seed": args.seed},
+         "jitter": args.jitter, "loss": args.loss, "loss_mode": args.loss_mode,
+         "rto_ms": args.rto_ms, "stall_ms": args.stall_ms, "stall_after_s": args.stall_after,
+         "stall_every_s": args.stall_every, "seed": args.seed},
     )  # fmt: skip
+    stalls = (f", stalls of {cfg.stall_ms:g} ms from {cfg.stall_after_s:g} s"
+              + (f" every {cfg.stall_every_s:g} s" if cfg.stall_every_s else "")
+              if cfg.stall_ms else "")  # fmt: skip
     Console(stderr=True).print(
         f"relay {cfg.listen} → {cfg.target}: round trip {cfg.rtt_ms:g} ms ± "
-        f"{cfg.jitter * 100:g} %, loss {cfg.loss * 100:g} %"
+        f"{cfg.jitter * 100:g} %, loss {cfg.loss * 100:g} % ({cfg.loss_mode}){stalls}"
     )
     run_relay(cfg)
     return 0

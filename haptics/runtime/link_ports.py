@@ -32,7 +32,10 @@ from haptics.wire.messages import BUTTON_CLUTCH, FLAG_ARMED, FLAG_ENGAGING
 
 _L = {name: i for i, name in enumerate(LEADER.names)}
 _F = {name: i for i, name in enumerate(FOLLOWER.names)}
-REANCHOR_SAMPLES: Final = 2  # samples sent with the clutch bit after a (re)connect
+# samples sent with the clutch bit after a (re)connect: 20 ms, so a loop that ticks late and
+# reads only the newest of several samples still sees one (with 2, `haptics bench teleop
+# --link` saw the loop miss both and the tool jump by what the leader moved while down)
+REANCHOR_SAMPLES: Final = 20
 Ports = tuple[PortEnergy, PortEnergy, PortEnergy]
 NO_ENERGY: Final[Ports] = (PortEnergy(), PortEnergy(), PortEnergy())
 
@@ -111,20 +114,22 @@ def leader_tick(
         return state, LeaderOut(ZERO, 0, dropped, False)
     out: list[float] = []
     ports_out: list[PortEnergy] = []
+    # the ramp scales the force the link asks for, before the port: what the port accounts
+    # (and its passivity controller limits) is what the device is told to show
+    ramp = min(1.0, (now_ns - state.up_since_ns) / p.ramp_ns) if p.ramp_ns > 0 else 1.0
     for i in range(3):
         if p.passivity:
             port, f, _ = leader_step(
-                state.ports[i], state.remote_e_in[i], state.force[i], velocity[i], p.dt_s,
-                p.max_damping_ns_per_m,
+                state.ports[i], state.remote_e_in[i], state.force[i] * ramp, velocity[i],
+                p.dt_s, p.max_damping_ns_per_m,
             )  # fmt: skip
         else:
-            f = state.force[i]
+            f = state.force[i] * ramp
             port = account(state.ports[i], f * velocity[i], p.dt_s)
         ports_out.append(port)
         out.append(f)
-    ramp = min(1.0, (now_ns - state.up_since_ns) / p.ramp_ns) if p.ramp_ns > 0 else 1.0
     flags = FLAG_ARMED | (FLAG_ENGAGING if ramp < 1.0 else 0)
-    force: Vec3 = (out[0] * ramp, out[1] * ramp, out[2] * ramp)
+    force: Vec3 = (out[0], out[1], out[2])
     state = state._replace(ports=(ports_out[0], ports_out[1], ports_out[2]))
     return state, LeaderOut(force, flags, False, came_up)
 

@@ -55,6 +55,7 @@ from haptics.runtime.link_ports import (
     FollowerState,
     LeaderState,
     LinkParams,
+    Ports,
     energies,
     follower_keepalive,
     follower_tick,
@@ -100,6 +101,7 @@ MAX_LINK_MESSAGE: Final = 1024  # bytes; ZeroMQ drops anything larger unread
 MAX_LINK_DRAIN: Final = 256  # link messages read per tick: a flood cannot stall the tick
 LINK_HWM: Final = 100  # messages queued per direction (100 ms at 1 kHz): no stale backlog
 _MAX_EVENTS: Final = 50  # link events kept in the stats
+_MAX_TRACE: Final = 37_500  # energy samples kept (every 16 ticks: 10 minutes at 1 kHz)
 
 
 class LinkConfig(BaseModel):
@@ -149,6 +151,16 @@ def _wait(sock: zmq.Socket[bytes], deadline_ns: int) -> None:
     left_ms = (deadline_ns - time.monotonic_ns()) / 1e6
     if left_ms > 0 and not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
         sock.poll(math.ceil(left_ms))
+
+
+def _trace_energy(trace: list[list[float]], now_ns: int, ports: Ports) -> None:
+    """Every 16th tick: [host ns, energy in, energy out] at this port, summed over the axes
+    (J); the stop reply carries it (`energy_trace`), so a caller holding both sides' traces
+    can tell what the network generated. Oldest dropped past 10 minutes."""
+    trace.append([float(now_ns), ports[0].e_in + ports[1].e_in + ports[2].e_in,
+                  ports[0].e_out + ports[1].e_out + ports[2].e_out])  # fmt: skip
+    if len(trace) > _MAX_TRACE:
+        del trace[: len(trace) - _MAX_TRACE]
 
 
 def _note(stats: dict[str, Any], event: dict[str, Any]) -> None:
@@ -227,6 +239,7 @@ def _operator_ticks(
     p = cfg.params()
     period = round(1e9 / cfg.rate_hz)
     st = LeaderState()
+    trace: list[list[float]] = []
     sample: tuple[float | int, ...] | None = None
     link_seq = 0
     velocity: Vec3 = ZERO
@@ -287,12 +300,13 @@ def _operator_ticks(
             return
         if tick_no & 15 == 0:
             stats.update(ticks=tick_no, up=st.up, drops=st.drops, force=list(f))
+            _trace_energy(trace, now, st.ports)
             drain_subscriptions(commands)
             req = ctl.poll(0)
             if req is not None:
                 if req["cmd"] == "stop":
                     stop.set = True  # one more tick sends zero force with FLAG_STOPPING
-                    ctl.reply({"ok": True, **stats})
+                    ctl.reply({"ok": True, **stats, "energy_trace": trace})
                 else:
                     _answer(req, ctl, stats)
         deadline = time.monotonic_ns() + period
@@ -377,6 +391,7 @@ def _follower_ticks(
     p = cfg.params()
     period = round(1e9 / cfg.rate_hz)
     st = FollowerState()
+    trace: list[list[float]] = []
     peer: bytes | None = None
     force: Vec3 = ZERO
     cmd: tuple[int, int, int] = (0, 0, 0)  # the loop's command seq, its state_seq, flags
@@ -461,11 +476,12 @@ def _follower_ticks(
         tick_no += 1
         if tick_no & 15 == 0:
             stats.update(ticks=tick_no, drops=st.drops)
+            _trace_energy(trace, now, st.ports)
             drain_subscriptions(states)
             req = ctl.poll(0)
             if req is not None:
                 if req["cmd"] == "stop":
-                    ctl.reply({"ok": True, **stats})
+                    ctl.reply({"ok": True, **stats, "energy_trace": trace})
                     return
                 _answer(req, ctl, stats)
         deadline = time.monotonic_ns() + period
@@ -554,6 +570,8 @@ class OperatorConfig(BaseModel):
 
     device: str = "simulated"
     scene: str = "palpation"  # the simulated operator's script comes from this scene
+    # or, given, this one: waypoints (fraction of the session, device position m)
+    operator_script: list[tuple[float, tuple[float, float, float]]] | None = None
     duration_s: float | None = Field(10.0, gt=0)
     link: LinkConfig
 
@@ -605,7 +623,7 @@ class OperatorRun:
                 subscribers=1,
                 watchdog_ms=cfg.link.watchdog_ms,
                 session_duration_s=cfg.duration_s,
-                operator_script=load_scene(cfg.scene)({}).operator_script(),
+                operator_script=cfg.operator_script or load_scene(cfg.scene)({}).operator_script(),
                 realtime_priority=70,
             ),
         )

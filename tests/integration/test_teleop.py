@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing as mp
-import random
-import socket
 import time
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
@@ -27,7 +25,7 @@ import zmq
 
 import haptics
 from haptics.errors import HapticsError
-from haptics.runtime.relay import RelayConfig, run_relay
+from haptics.runtime.relay import RelayConfig, free_port, start_relay
 from haptics.runtime.teleop import (
     FollowerConfig,
     FollowerRun,
@@ -45,19 +43,6 @@ from haptics.wire.transport import ipc_endpoints, subscriber
 from tests.integration.conftest import haptics as run_cli
 
 WATCHDOG_NS = 30_000_000
-
-
-def _free_port() -> int:
-    """A free port below the ephemeral range (32768 up): while the relay is down, a client
-    reconnecting to an ephemeral-range port can be given that very port as its own source
-    and connect to itself (a TCP self-connect), keeping a restarted relay from ever seeing
-    a connection."""
-    rng = random.Random()
-    while True:
-        port = rng.randrange(20000, 32000)
-        with socket.socket() as s, contextlib.suppress(OSError):
-            s.bind(("127.0.0.1", port))
-            return port
 
 
 @pytest.fixture
@@ -79,7 +64,7 @@ def follower_link(tmp_path: Path, keys: dict[str, Path]) -> Iterator[tuple[str, 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     endpoints = {**ipc_endpoints(run_dir), "ctl-link": f"ipc://{run_dir / 'ctl-link'}"}
-    peer = f"tcp://127.0.0.1:{_free_port()}"
+    peer = f"tcp://127.0.0.1:{free_port()}"
     cfg = LinkConfig(
         endpoints=endpoints, peer=peer, keys=keys["follower_secret"],
         authorized=keys["authorized"], subscribers=0,
@@ -154,22 +139,8 @@ def test_malformed_and_replayed_messages_are_counted_and_ignored(
 
 def _relay(listen: int, target: int) -> BaseProcess:
     """The relay in its own process (20 ms round trip, 10 % jitter), accepting."""
-    cfg = RelayConfig(listen=f"127.0.0.1:{listen}", target=f"127.0.0.1:{target}", rtt_ms=20.0,
-                      jitter=0.1, realtime_priority=60)  # fmt: skip
-    proc = mp.get_context("spawn").Process(target=run_relay, args=(cfg,), daemon=True)
-    proc.start()
-    give_up = time.monotonic() + 60
-    while True:
-        with socket.socket() as s, contextlib.suppress(OSError):
-            s.connect(("127.0.0.1", listen))
-            return proc
-        if not proc.is_alive() or time.monotonic() > give_up:
-            proc.kill()
-            proc.join(5)
-            raise AssertionError(
-                f"the relay did not listen on {listen} within 60 s (exit code {proc.exitcode})"
-            )
-        time.sleep(0.05)
+    return start_relay(RelayConfig(listen=f"127.0.0.1:{listen}", target=f"127.0.0.1:{target}",
+                                   rtt_ms=20.0, jitter=0.1, realtime_priority=60))  # fmt: skip
 
 
 def _drain(sock: zmq.Socket[bytes], into: list[bytes]) -> None:
@@ -180,7 +151,7 @@ def _drain(sock: zmq.Socket[bytes], into: list[bytes]) -> None:
 def test_session_over_the_relay_survives_a_dropped_link(
     tmp_path: Path, keys: dict[str, Path]
 ) -> None:
-    follower_port, relay_port = _free_port(), _free_port()
+    follower_port, relay_port = free_port(), free_port()
     relay = _relay(relay_port, follower_port)
     follower = FollowerRun(
         FollowerConfig(
