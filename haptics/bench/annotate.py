@@ -5,20 +5,29 @@ writers (state, command, telemetry: 3 × 3.6 M rows), put in a dataset, and serv
 app on uvicorn over a loopback socket. Measured over HTTP, as a browser would see it:
 
 - first view: the session's info and its whole-session view — target ≤ 500 ms. Measured
-  cold (this request reads the traces from disk) and cached (what `annotate serve` gives for
-  the sessions it reads ahead at start-up);
+  cold (a server that has read nothing of the session: the request reads the overview that
+  `haptics dataset index` kept beside it) and cached (the same request again); and, for
+  comparison, cold without the overview (the request reads every stream and builds it, as
+  every first view did before the overview existed);
 - zoom / pan: 200 windows from 10 ms to the whole session, in random order — target p95
-  ≤ 150 ms.
+  ≤ 150 ms. The first ones that need every sample wait for the read-ahead the first view
+  started.
+
+The streams are written in record batches of the recorder's own size (`batch_s` of rows),
+since reading cost grows with their number. "Cold" means cold for the server: the files
+are in the OS page cache, having just been written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,7 @@ import pyarrow as pa
 
 from haptics.dataset.catalog import init_dataset
 from haptics.session.manifest import Manifest
+from haptics.session.overview import overview_path
 from haptics.session.recorder import RecorderConfig, Recording, StreamWriter
 from haptics.session.streams import arrow_schema
 from haptics.web.users import Users
@@ -35,14 +45,16 @@ from haptics.wire.messages import COMMAND, EVENT_PUNCTURE, STATE, TELEMETRY, Lay
 FIRST_VIEW_TARGET_S = 0.5
 ZOOM_P95_TARGET_S = 0.150
 WIDTH = 1600  # pixel columns of the plots
-CHUNK = 60_000  # rows per record batch
+CHUNK = 60_000  # rows built at once (then written in record batches of the recorder's size)
 PASSWORD = "bench-password"
 
 
-def _append(w: StreamWriter, layout: Layout, cols: dict[str, np.ndarray], n: int) -> None:
-    """Append `n` rows to a stream as one record batch, keeping the writer's books (rows,
-    time span, sequence numbers: contiguous here) as `StreamWriter.flush` does. Per-message
-    decoding would take minutes for an hour at 1 kHz."""
+def _append(
+    w: StreamWriter, layout: Layout, cols: dict[str, np.ndarray], n: int, batch_rows: int
+) -> None:
+    """Append `n` rows to a stream in record batches of `batch_rows`, keeping the writer's
+    books (rows, time span, sequence numbers: contiguous here) as `StreamWriter.flush` does.
+    Per-message decoding would take minutes for an hour at 1 kHz."""
     arr: Any = np.zeros(n, dtype=layout._dtype)  # type: ignore[attr-defined]
     for name, v in cols.items():
         arr[name] = v
@@ -50,7 +62,8 @@ def _append(w: StreamWriter, layout: Layout, cols: dict[str, np.ndarray], n: int
         [pa.array(np.ascontiguousarray(arr[c])) for c in layout.names[2:]],
         schema=arrow_schema(layout),
     )
-    w.writer.write_batch(batch)
+    for start in range(0, n, batch_rows):
+        w.writer.write_batch(batch.slice(start, batch_rows))
     w.sink.flush()
     w.good_bytes = int(w.sink.tell())
     w.rows += n
@@ -74,6 +87,7 @@ def write_long_session(root: Path, seconds: float, rate_hz: float = 1000.0) -> P
     rec = Recording(
         RecorderConfig(endpoints={}, session_dir=root, manifest=manifest, reserve_bytes=0)
     )
+    batch_rows = max(1, round(rec.cfg.batch_s * rate_hz))
     n_total, period = int(seconds * rate_hz), round(1e9 / rate_hz)
     rng = np.random.default_rng(0)
     for start in range(0, n_total, CHUNK):
@@ -118,7 +132,7 @@ def write_long_session(root: Path, seconds: float, rate_hz: float = 1000.0) -> P
             ),
         }
         for topic, (layout, cols) in batches.items():
-            _append(rec.writers[topic], layout, cols, i.size)
+            _append(rec.writers[topic], layout, cols, i.size, batch_rows)
     rec.finish(
         {"published": {k: n_total for k in ("state", "command", "telemetry")}, "reason": "finished"}
     )
@@ -131,53 +145,69 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_annotate_bench(seconds: float = 3600.0, zooms: int = 200) -> dict[str, Any]:
-    """Write the session, serve it, measure first view and zoom/pan (see the docstring)."""
+@contextlib.contextmanager
+def _served(root: Path) -> Iterator[Callable[[str], int]]:
+    """A fresh app over the dataset `root` on uvicorn (loopback), logged in: yields a
+    `get(path) -> bytes received`, and stops the server after."""
     import uvicorn
 
     from haptics.web.app import create_app
 
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
+    )
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.01)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        login = urllib.request.Request(
+            base + "/api/login",
+            data=json.dumps({"user": "bench", "password": PASSWORD}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(login) as r:
+            cookie = r.headers["set-cookie"].split(";", 1)[0]
+
+        def get(path: str) -> int:
+            req = urllib.request.Request(base + path, headers={"cookie": cookie})
+            with urllib.request.urlopen(req) as r:
+                return len(r.read())
+
+        yield get
+    finally:
+        server.should_exit = True
+        th.join(10)
+
+
+def _first_view(get: Callable[[str], int], sid: str) -> tuple[float, int]:
+    """(seconds, bytes) of what a browser asks for to open a session: its info, then the
+    whole-session view."""
+    t0 = time.perf_counter()
+    get(f"/api/sessions/{sid}")
+    n = get(f"/api/sessions/{sid}/view?width={WIDTH}")
+    return time.perf_counter() - t0, n
+
+
+def run_annotate_bench(seconds: float = 3600.0, zooms: int = 200) -> dict[str, Any]:
+    """Write the session, serve it, measure first view and zoom/pan (see the docstring)."""
     with tempfile.TemporaryDirectory(prefix="haptics-bench-annotate-") as tmp:
         root = Path(tmp) / "ds"
         t_write = time.perf_counter()
         ds = init_dataset(root, taxonomies=["needle-phases"])
-        write_long_session(root / "sessions" / "long", seconds)
-        (rec,), _ = ds.index()
+        session_dir = write_long_session(root / "sessions" / "long", seconds)
+        write_s = time.perf_counter() - t_write
+        t_index = time.perf_counter()
+        (rec,), _ = ds.index()  # catalogs the session and keeps its overview beside it
+        index_s = time.perf_counter() - t_index
         Users(root, ds.store).add("bench", PASSWORD, "annotator")
         ds.close()
-        write_s = time.perf_counter() - t_write
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning")
-        )
-        th = threading.Thread(target=server.run, daemon=True)
-        th.start()
-        while not server.started:
-            time.sleep(0.01)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            login = urllib.request.Request(
-                base + "/api/login",
-                data=json.dumps({"user": "bench", "password": PASSWORD}).encode(),
-                headers={"content-type": "application/json"},
-            )
-            with urllib.request.urlopen(login) as r:
-                cookie = r.headers["set-cookie"].split(";", 1)[0]
-
-            def get(path: str) -> int:
-                req = urllib.request.Request(base + path, headers={"cookie": cookie})
-                with urllib.request.urlopen(req) as r:
-                    return len(r.read())
-
-            sid = rec.session_id
-            t0 = time.perf_counter()
-            get(f"/api/sessions/{sid}")
-            first_bytes = get(f"/api/sessions/{sid}/view?width={WIDTH}")
-            first_s = time.perf_counter() - t0
-            t0 = time.perf_counter()  # the same, served from memory (`annotate serve` warms)
-            get(f"/api/sessions/{sid}")
-            get(f"/api/sessions/{sid}/view?width={WIDTH}")
-            cached_s = time.perf_counter() - t0
+        sid = rec.session_id
+        with _served(root) as get:
+            first_s, first_bytes = _first_view(get, sid)
+            cached_s, _ = _first_view(get, sid)
             rng = np.random.default_rng(1)
             span = rec.end_ns - rec.start_ns
             times, sizes = [], []
@@ -187,19 +217,24 @@ def run_annotate_bench(seconds: float = 3600.0, zooms: int = 200) -> dict[str, A
                 t = time.perf_counter()
                 sizes.append(get(f"/api/sessions/{sid}/view?t0_ns={a}&t1_ns={a + w}&width={WIDTH}"))
                 times.append(time.perf_counter() - t)
-        finally:
-            server.should_exit = True
-            th.join(10)
+        overview = overview_path(session_dir)
+        overview_bytes = overview.stat().st_size
+        overview.unlink()  # the path every first view took before: read all, build
+        with _served(root) as get:
+            bare_s, _ = _first_view(get, sid)
     ms = np.array(times) * 1000
     return {
         "session_s": seconds,
         "rows_per_stream": int(seconds * 1000),
         "prepare_s": round(write_s, 2),
+        "index_s": round(index_s, 2),
+        "overview_bytes": overview_bytes,
         "first_view_ms": round(first_s * 1000, 1),
         "first_view_bytes": first_bytes,
         "first_view_ok": first_s <= FIRST_VIEW_TARGET_S,
         "first_view_cached_ms": round(cached_s * 1000, 1),
         "first_view_cached_ok": cached_s <= FIRST_VIEW_TARGET_S,
+        "first_view_without_overview_ms": round(bare_s * 1000, 1),
         "zoom_p50_ms": round(float(np.percentile(ms, 50)), 1),
         "zoom_p95_ms": round(float(np.percentile(ms, 95)), 1),
         "zoom_max_ms": round(float(ms.max()), 1),

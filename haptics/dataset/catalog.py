@@ -26,6 +26,7 @@ from haptics.dataset import views
 from haptics.dataset.store import LabelStore, SessionRecord
 from haptics.dataset.taxonomy import builtin_taxonomies, load_taxonomy
 from haptics.errors import ConfigError, HapticsError, SessionError
+from haptics.session.overview import ensure_overview
 from haptics.session.qa import qa_report
 from haptics.session.reading import Session, list_sessions, open_session
 
@@ -102,16 +103,23 @@ class Dataset:
         self.close()
 
     def index(self) -> tuple[list[SessionRecord], list[str]]:
-        """Catalog every session under sessions/; (entries, problems with unreadable ones)."""
+        """Catalog every session under sessions/; (entries, problems with unreadable ones).
+        Each session's overview (`haptics.session.overview`) is brought up to date beside
+        it, so the workbench's first view of it reads only that."""
         records, problems = [], []
         for p in list_sessions(self.sessions_dir):
             try:
-                rec = session_record(open_session(p), self.path)
+                session = open_session(p)
+                rec = session_record(session, self.path)
             except HapticsError as exc:
                 problems.append(f"{p}: {exc}")
                 continue
             self.store.put_session(rec)
             records.append(rec)
+            try:
+                ensure_overview(session)
+            except HapticsError as exc:  # cataloged all the same; the workbench retries
+                problems.append(f"{p}: no overview for the workbench: {exc}")
         return records, problems
 
     def session(self, session_id: str) -> Session:

@@ -8,6 +8,7 @@ JSON 4xx with a message, so one failing request never stops the server.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -34,11 +35,14 @@ from haptics.dataset.agreement import LOW_ALPHA, key_agreement
 from haptics.dataset.catalog import Dataset, open_dataset
 from haptics.dataset.review import review_queue
 from haptics.dataset.store import Item, NewAnswer
-from haptics.errors import HapticsError, LabelError
+from haptics.errors import HapticsError, LabelError, SessionError
+from haptics.session.overview import ensure_overview
+from haptics.session.reading import open_session
 from haptics.web.auth import COOKIE, MAX_AGE_S, Login, Signer, authorize
 from haptics.web.decimate import MAX_WIDTH
-from haptics.web.traces import Trace, session_traces, view
+from haptics.web.traces import SessionTraces, open_traces
 from haptics.web.users import Users
+from haptics.web.video import SessionVideo, session_video
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -115,9 +119,10 @@ class Workbench:
         self.users = Users(self.dir, self.store)
         self.signer = Signer(secret or secrets.token_urlsafe(32))
         self._lock = threading.Lock()
-        self._traces: OrderedDict[str, tuple[list[Trace], tuple[np.ndarray, np.ndarray]]] = (
-            OrderedDict()
-        )
+        self._traces: OrderedDict[str, SessionTraces] = OrderedDict()
+        self._reading: set[str] = set()  # sessions whose full samples are being read ahead
+        self._video_lock = threading.Lock()
+        self._videos: OrderedDict[str, SessionVideo | None] = OrderedDict()
 
     def close(self) -> None:
         self.dataset.close()
@@ -133,33 +138,74 @@ class Workbench:
         self.store.key(item)
         return item
 
-    def traces(self, session_id: str) -> tuple[list[Trace], tuple[np.ndarray, np.ndarray]]:
-        """A session's traces, computed once. Refuses (403) a session stored outside the
-        dataset folder."""
+    def traces(self, session_id: str) -> SessionTraces:
+        """A session's traces, opened once (from the overview kept beside the session; built
+        there if missing). Refuses (403) a session stored outside the dataset folder."""
         safe_id(session_id, "session id")
         with self._lock:
             if session_id not in self._traces:
-                rec = self.store.session(session_id)
-                p = Path(rec.path)
-                where = (p if p.is_absolute() else self.dir / p).resolve()
-                if not where.is_relative_to(self.dir):
-                    raise HTTPException(403, f"session '{session_id}' lies outside the dataset")
-                tr, et, eb = session_traces(self.dataset.session(session_id))
-                self._traces[session_id] = (tr, (et, eb))
+                self.session_dir(session_id)  # 403 outside the dataset
+                self._traces[session_id] = open_traces(self.dataset.session(session_id))
                 while len(self._traces) > CACHE_SESSIONS:
                     self._traces.popitem(last=False)
             self._traces.move_to_end(session_id)
             return self._traces[session_id]
 
+    def session_dir(self, session_id: str) -> Path:
+        """A catalogued session's folder; refuses (403) one stored outside the dataset
+        folder, 404 an unknown session (LabelError)."""
+        rec = self.store.session(safe_id(session_id, "session id"))
+        p = Path(rec.path)
+        where = (p if p.is_absolute() else self.dir / p).resolve()
+        if not where.is_relative_to(self.dir):
+            raise HTTPException(403, f"session '{session_id}' lies outside the dataset")
+        return where
+
+    def video(self, session_id: str) -> SessionVideo | None:
+        """A session's video and frame times (None: recorded without a camera), read once.
+        The file is the one the session's own manifest names, inside its folder."""
+        folder = self.session_dir(session_id)
+        with self._video_lock:
+            if session_id not in self._videos:
+                self._videos[session_id] = session_video(folder)
+                while len(self._videos) > 4 * CACHE_SESSIONS:
+                    self._videos.popitem(last=False)
+            self._videos.move_to_end(session_id)
+            return self._videos[session_id]
+
     def warm(self) -> None:
-        """Read the traces of the first catalogued sessions ahead of any request, so their
-        first view is served from memory (an hour at 1 kHz takes seconds to read). Problems
-        are logged, never raised: the request that needs the session reports them."""
-        for rec in self.store.sessions()[:CACHE_SESSIONS]:
+        """Open the traces of the first catalogued sessions ahead of any request, and
+        build the overview of every session that lacks a current one (a session catalogued
+        by an older haptics, or changed since), so each first view reads only its overview.
+        Problems are logged, never raised: the request that needs the session reports them."""
+        for i, rec in enumerate(self.store.sessions()):
             try:
-                self.traces(rec.session_id)
+                if i < CACHE_SESSIONS:
+                    self.traces(rec.session_id)
+                else:  # opened apart from the dataset's sessions: nothing of it stays open
+                    ensure_overview(open_session(self.session_dir(rec.session_id)))
             except (HapticsError, HTTPException) as exc:
                 log.warning("cannot prepare session %s: %s", rec.session_id, exc)
+
+    def read_ahead(self, session_id: str, traces: SessionTraces) -> None:
+        """Read a session's full-resolution samples in a background thread (once), so its
+        deep zooms need not wait for them. Problems are logged: a zoom that needs the
+        samples reports them."""
+        with self._lock:
+            if traces.fully_loaded or session_id in self._reading:
+                return
+            self._reading.add(session_id)
+
+        def run() -> None:
+            try:
+                traces.load_full()
+            except HapticsError as exc:
+                log.warning("cannot read session %s ahead: %s", session_id, exc)
+            finally:
+                with self._lock:
+                    self._reading.discard(session_id)
+
+        threading.Thread(target=run, name=f"read-ahead-{session_id}", daemon=True).start()
 
 
 Handler = Callable[[Workbench, Login | None, Request, Any], Any]
@@ -255,6 +301,10 @@ def h_me(_wb: Workbench, login: Login | None, _r: Request, _b: Any) -> dict[str,
     return {"user": login.user, "role": login.role, "csrf": login.csrf}
 
 
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
 def _item_dict(item: Item) -> dict[str, str]:
     return {"session_id": item.session_id, "taxonomy": item.taxonomy, "key": item.key}
 
@@ -300,7 +350,54 @@ def h_session(wb: Workbench, login: Login | None, r: Request, _b: Any) -> dict[s
             )
     mine = [_item_dict(it) for it, _ in wb.store.assignments(login.user) if it.session_id == sid]
     answers = [a.as_dict() for a in wb.store.answers(login.user, session_id=sid)]
-    return {"session": rec.as_dict(), "keys": keys, "assigned": mine, "answers": answers}
+    video, problem = None, None
+    try:
+        vid = wb.video(sid)
+    except SessionError as exc:  # the session stays viewable without its video
+        vid, problem = None, str(exc)
+    if vid is not None:
+        info = vid.info
+        video = {
+            "width": info.width,
+            "height": info.height,
+            "fps": info.fps,
+            "frames": vid.frames,
+            "codec": info.codec,
+        }
+    return {
+        "session": rec.as_dict(),
+        "keys": keys,
+        "assigned": mine,
+        "answers": answers,
+        "video": video,
+        "video_problem": problem,
+    }
+
+
+def _video_of(wb: Workbench, r: Request) -> SessionVideo:
+    vid = wb.video(safe_id(r.path_params["sid"], "session id"))
+    if vid is None:
+        raise HTTPException(404, "this session was recorded without a camera")
+    return vid
+
+
+def h_video(wb: Workbench, _l: Login | None, r: Request, _b: Any) -> Response:
+    """The session's MP4; byte ranges (HTTP 206) let the browser seek."""
+    vid = _video_of(wb, r)
+    return FileResponse(vid.path, media_type="video/mp4", headers={"cache-control": "private"})
+
+
+def h_video_frames(wb: Workbench, _l: Login | None, r: Request, _b: Any) -> dict[str, Any]:
+    """Per frame: when it shows in the video (s) and when it was captured (ms from the
+    session's start), as base64 of little-endian float64."""
+    vid = _video_of(wb, r)
+    start = wb.store.session(r.path_params["sid"]).start_ns
+    return {
+        "fps": vid.info.fps,
+        "frames": vid.frames,
+        "video_s": _b64(vid.video_s.astype("<f8")),
+        "host_ms": _b64(((vid.host_ns - start) / 1e6).astype("<f8")),
+    }
 
 
 def _int_param(r: Request, name: str, default: int) -> int:
@@ -316,7 +413,7 @@ def _int_param(r: Request, name: str, default: int) -> int:
 def h_view(wb: Workbench, login: Login | None, r: Request, _b: Any) -> dict[str, Any]:
     sid = safe_id(r.path_params["sid"], "session id")
     rec = wb.store.session(sid)
-    traces, events = wb.traces(sid)
+    traces = wb.traces(sid)
     t0 = _int_param(r, "t0_ns", rec.start_ns)
     t1 = _int_param(r, "t1_ns", rec.end_ns)
     width = _int_param(r, "width", 1000)
@@ -324,7 +421,9 @@ def h_view(wb: Workbench, login: Login | None, r: Request, _b: Any) -> dict[str,
         raise HTTPException(400, f"width is 1 to {MAX_WIDTH} pixel columns")
     if t1 <= t0:
         raise HTTPException(400, "t1_ns must be after t0_ns")
-    return view(traces, events, t0, t1, width)
+    out = traces.view(t0, t1, width)
+    wb.read_ahead(sid, traces)  # after the answer is ready: deep zooms come next
+    return out
 
 
 def h_item_answers(wb: Workbench, login: Login | None, r: Request, _b: Any) -> list[Any]:
@@ -442,6 +541,8 @@ def create_app(dataset_dir: Path, secret: str | None = None, warm: bool = False)
         a("/api/sessions", "read", h_sessions),
         a("/api/sessions/{sid}", "read", h_session),
         a("/api/sessions/{sid}/view", "read", h_view),
+        a("/api/sessions/{sid}/video", "read", h_video),
+        a("/api/sessions/{sid}/video/frames", "read", h_video_frames),
         a("/api/items/{sid}/{tax}/{key}/answers", "read", h_item_answers),
         a("/api/submit", "label", h_submit, "POST", SubmitBody),
         a("/api/review/queue", "review", h_review_queue),

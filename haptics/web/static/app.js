@@ -107,40 +107,50 @@ async function reviewQueuePage() {
 }
 
 // -- the session view ---------------------------------------------------------------------
-const PANELS = ["position", "force", "depth"];
-const PANEL_H = 120, LANE_H = 18;
+// Panels come from the traces the server sends (one canvas per panel name, in its order),
+// each with a y axis of its own in the left gutter (AXIS_W px): auto-scaled to the data in
+// the window, or locked by a double-click on the axis. Time runs from AXIS_W to the right
+// edge on every canvas, so one x means one time everywhere.
+const PANEL_ORDER = ["position", "force", "depth"];
+const PANEL_H = 120, STREAM_H = 90, LANE_H = 18, AXIS_W = 56, TIME_H = 20, VIDEO_W = 320;
 
 async function sessionPage(sid, reviewItem) {
   const info = await api(`/api/sessions/${encodeURIComponent(sid)}`);
   const rec = info.session;
   const v = S.view = {
     sid, rec, info, reviewItem, t0: rec.start_ns, t1: rec.end_ns, data: null,
-    sel: null, cursor: null, drafts: [], review: null, lowIdx: -1,
+    sel: null, cursor: null, drafts: [], review: null, lowIdx: -1, edit: null,
+    panels: [], locks: {}, scales: {}, video: null, frames: null, ourSeek: null,
     items: reviewItem ? [reviewItem] : info.assigned,
   };
   v.item = v.items[0] || null;
-  const width = Math.max(600, Math.min(1800, window.innerWidth - 40));
-  v.width = width;
-  const plots = el("div", { class: "plots", id: "plots" });
+  const room = window.innerWidth - 40 - (info.video ? VIDEO_W + 16 : 0);
+  v.width = Math.max(600, Math.min(1800, room));
   v.canvases = {};
-  for (const p of PANELS) {
-    const c = el("canvas", { width, height: PANEL_H, "data-panel": p });
-    v.canvases[p] = c; plots.append(c);
-  }
-  const lanes = el("canvas", { width, height: LANE_H * 3, id: "lanes", "data-panel": "labels" });
-  v.canvases.labels = lanes; plots.append(lanes);
+  const plots = el("div", { class: "plots", id: "plots" },
+    el("div", { id: "panels" }),
+    el("div", { id: "cursor", class: "cursor", hidden: "" }));
+  const lanes = el("canvas", { width: v.width, height: LANE_H * 3, id: "lanes", "data-panel": "labels" });
+  const axis = el("canvas", { width: v.width, height: TIME_H, id: "time-axis", "data-panel": "time" });
+  v.canvases.labels = lanes; v.canvases.time = axis;
+  plots.append(lanes, axis);
   const itemSel = el("select", { id: "item" }, ...v.items.map((it, i) =>
     el("option", { value: i }, `${it.taxonomy}/${it.key}`)));
   itemSel.addEventListener("change", () => { v.item = v.items[+itemSel.value]; drawAll(); legend(); });
+  const row = el("div", { class: "view" }, plots);
+  if (info.video) row.append(videoBox(v));
   $("#main").replaceChildren(
     el("h2", {}, `${reviewItem ? "Review" : "Session"} ${sid}`),
     el("div", { class: "toolbar" }, el("span", {}, "item: "), itemSel,
        el("span", { class: "legend", id: "legend" }),
-       el("span", {}, "wheel: zoom · shift+drag: pan · drag: select · click: instant · ",
+       el("span", { class: "hint" }, "wheel: zoom · shift+drag: pan · drag: select (drag its edges to adjust) · ",
+          "click: instant · double-click an axis: lock its scale · ",
+          ...(info.video ? [el("span", { class: "kbd" }, "space"), " play · "] : []),
           el("span", { class: "kbd" }, "0"), " whole session")),
-    plots,
+    ...(info.video_problem ? [el("p", { class: "error", id: "video-problem" }, `no video: ${info.video_problem}`)] : []),
+    row,
     el("div", { id: "side" }));
-  for (const c of Object.values(v.canvases)) bindMouse(c);
+  bindMouse(lanes); bindMouse(axis);
   legend();
   if (reviewItem) await loadReview(); else sideDrafts();
   await fetchView();
@@ -162,10 +172,13 @@ function legend() {
 
 async function fetchView() {
   const v = S.view;
-  const q = `t0_ns=${Math.round(v.t0)}&t1_ns=${Math.round(v.t1)}&width=${v.width}`;
+  const q = `t0_ns=${Math.round(v.t0)}&t1_ns=${Math.round(v.t1)}&width=${v.width - AXIS_W}`;
   const data = await api(`/api/sessions/${encodeURIComponent(v.sid)}/view?${q}`);
   for (const tr of data.traces) { tr.t_ms = unpack(tr.t_ms, Float64Array); tr.y = unpack(tr.y, Float32Array); }
-  if (data.t0_ns === Math.round(v.t0) && data.t1_ns === Math.round(v.t1)) { v.data = data; drawAll(); }
+  if (S.view !== v) return;  // the page changed meanwhile
+  if (data.t0_ns === Math.round(v.t0) && data.t1_ns === Math.round(v.t1)) {
+    v.data = data; ensurePanels(data); drawAll();
+  }
 }
 
 function unpack(b64, Type) {  // the server sends samples as base64 of little-endian arrays
@@ -174,37 +187,118 @@ function unpack(b64, Type) {  // the server sends samples as base64 of little-en
   return new Type(bytes.buffer);
 }
 
-const xOf = (t) => ((t - S.view.t0) / (S.view.t1 - S.view.t0)) * S.view.width;
-const tOf = (x) => S.view.t0 + (x / S.view.width) * (S.view.t1 - S.view.t0);
+function ensurePanels(data) {  // the server's display order; else core panels first
+  const v = S.view, names = [...(data.panels || [])];
+  for (const t of data.traces) if (!names.includes(t.panel)) names.push(t.panel);
+  const rank = (p) => (PANEL_ORDER.includes(p) ? PANEL_ORDER.indexOf(p) : PANEL_ORDER.length);
+  if (!data.panels) names.sort((a, b) => rank(a) - rank(b));
+  if (names.join("\n") === v.panels.join("\n")) return;
+  v.panels = names;
+  const box = $("#panels");
+  for (const p of Object.keys(v.canvases)) if (p !== "labels" && p !== "time") delete v.canvases[p];
+  box.replaceChildren(...names.map((p) => {
+    const c = el("canvas", { width: v.width, height: PANEL_ORDER.includes(p) ? PANEL_H : STREAM_H, "data-panel": p });
+    v.canvases[p] = c; bindMouse(c); return c;
+  }));
+}
+
+const plotW = () => S.view.width - AXIS_W;
+const xOf = (t) => AXIS_W + ((t - S.view.t0) / (S.view.t1 - S.view.t0)) * plotW();
+const tOf = (x) => S.view.t0 + ((x - AXIS_W) / plotW()) * (S.view.t1 - S.view.t0);
 
 function drawAll() {
   const v = S.view;
   if (!v.data) return;
-  for (const p of PANELS) drawPanel(p);
-  drawLanes();
+  for (const p of v.panels) drawPanel(p);
+  drawLanes(); drawTimeAxis(); placeCursor();
+}
+
+// "nice" ticks (1, 2, 5 × 10^n) over [lo, hi], about `n` of them
+function ticks(lo, hi, n) {
+  const raw = (hi - lo) / Math.max(1, n), mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+  const out = [];
+  for (let x = Math.ceil(lo / step) * step; x <= hi + step * 1e-9; x += step) out.push(x);
+  return { step, values: out };
+}
+
+function tickLabel(x, step) {
+  if (Math.abs(x) < step * 1e-6) return "0";
+  if (step >= 1e5 || step < 1e-4) return x.toExponential(Math.max(0, Math.round(Math.log10(Math.abs(x) / step))));
+  return x.toFixed(Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+}
+
+function autoRange(lines) {  // min and max of the samples inside the window
+  const v = S.view, a = (v.t0 - v.data.t0_ns) / 1e6, b = (v.t1 - v.data.t0_ns) / 1e6;
+  let lo = Infinity, hi = -Infinity;
+  for (const l of lines) l.t_ms.forEach((t, j) => {
+    const y = l.y[j];
+    if (t >= a && t <= b && Number.isFinite(y)) { if (y < lo) lo = y; if (y > hi) hi = y; }
+  });
+  if (lo === Infinity) return [-1, 1];
+  if (!(hi > lo)) { const d = Math.abs(lo) * 0.1 || 1; return [lo - d, hi + d]; }
+  const pad = (hi - lo) * 0.06;
+  return [lo - pad, hi + pad];
 }
 
 function drawPanel(panel) {
-  const v = S.view, c = v.canvases[panel], g = c.getContext("2d");
-  g.clearRect(0, 0, c.width, c.height);
+  const v = S.view, c = v.canvases[panel], g = c.getContext("2d"), W = c.width, H = c.height;
+  g.clearRect(0, 0, W, H);
   const lines = v.data.traces.filter((t) => t.panel === panel);
-  let lo = Infinity, hi = -Infinity;
-  for (const l of lines) for (const y of l.y) { if (y < lo) lo = y; if (y > hi) hi = y; }
-  if (!(hi > lo)) { lo -= 1; hi += 1; }
-  const yOf = (y) => c.height - 4 - ((y - lo) / (hi - lo)) * (c.height - 8);
-  shade(g, c.height);
+  const [lo, hi] = v.locks[panel] || autoRange(lines);
+  v.scales[panel] = [lo, hi];
+  const yOf = (y) => H - 4 - ((y - lo) / (hi - lo)) * (H - 8);
+  g.save(); g.beginPath(); g.rect(AXIS_W, 0, W - AXIS_W, H); g.clip();
+  shade(g, H);
+  const tk = ticks(lo, hi, Math.floor(H / 28));
+  g.fillStyle = "#eceff1";
+  for (const y of tk.values) g.fillRect(AXIS_W, Math.round(yOf(y)), W - AXIS_W, 1);
   lines.forEach((l, i) => {
     g.strokeStyle = COLORS[i % COLORS.length]; g.beginPath();
     const toNs = (ms) => v.data.t0_ns + ms * 1e6;
     l.t_ms.forEach((t, j) => { const x = xOf(toNs(t)), y = yOf(l.y[j]);
       if (j) g.lineTo(x, y); else g.moveTo(x, y); });
     g.stroke();
-    g.fillStyle = g.strokeStyle; g.fillText(`${l.name} (${l.unit})`, 6 + 110 * i, 12);
   });
-  g.fillStyle = "#555"; g.fillText(panel, c.width - 60, 12);
-  if (panel === "depth") for (const e of v.data.events) {
-    const x = xOf(e.t_ns); g.fillStyle = "#000"; g.fillRect(x, 0, 1, c.height);
+  if (panel === (v.panels.includes("depth") ? "depth" : v.panels[v.panels.length - 1])) {
+    for (const e of v.data.events) { g.fillStyle = "#000"; g.fillRect(xOf(e.t_ns), 0, 1, H); }
   }
+  g.restore();
+  // the y axis: ticks, their labels, the unit; a locked axis says so
+  g.fillStyle = v.locks[panel] ? "#fff8e1" : "#f5f7f8"; g.fillRect(0, 0, AXIS_W, H);
+  g.fillStyle = "#90a4ae"; g.fillRect(AXIS_W - 1, 0, 1, H);
+  g.font = "10px system-ui, sans-serif"; g.textAlign = "right"; g.textBaseline = "middle";
+  g.fillStyle = "#37474f";
+  for (const y of tk.values) {
+    const py = yOf(y);
+    if (py < 8 || py > H - 6) continue;
+    g.fillRect(AXIS_W - 5, Math.round(py), 4, 1);
+    g.fillText(tickLabel(y, tk.step), AXIS_W - 7, py);
+  }
+  const units = [...new Set(lines.map((l) => l.unit))];
+  g.textAlign = "left"; g.textBaseline = "alphabetic"; g.font = "bold 10px system-ui, sans-serif";
+  g.fillText(units.join(", "), 3, 11);
+  if (v.locks[panel]) { g.font = "10px system-ui, sans-serif"; g.fillStyle = "#e65100"; g.fillText("locked", 3, H - 4); }
+  g.font = "11px system-ui, sans-serif";
+  lines.forEach((l, i) => {
+    g.fillStyle = COLORS[i % COLORS.length];
+    g.fillText(`${l.name} (${l.unit})`, AXIS_W + 6 + 120 * i, 12);
+  });
+  g.fillStyle = "#555"; g.textAlign = "right"; g.fillText(panel, W - 6, 12); g.textAlign = "left";
+}
+
+function drawTimeAxis() {
+  const v = S.view, c = v.canvases.time, g = c.getContext("2d"), W = c.width;
+  g.clearRect(0, 0, W, c.height);
+  const a = (v.t0 - v.rec.start_ns) / 1e9, b = (v.t1 - v.rec.start_ns) / 1e9;
+  const tk = ticks(a, b, Math.floor(plotW() / 90));
+  g.font = "10px system-ui, sans-serif"; g.fillStyle = "#37474f"; g.textAlign = "center";
+  for (const s of tk.values) {
+    const x = xOf(v.rec.start_ns + s * 1e9);
+    g.fillRect(Math.round(x), 0, 1, 4);
+    g.fillText(`${tickLabel(s, tk.step)} s`, x, 15);
+  }
+  g.textAlign = "left";
 }
 
 function shade(g, h) {
@@ -215,9 +309,21 @@ function shade(g, h) {
       g.fillRect(xOf(w.t0_ns), 0, xOf(w.t1_ns) - xOf(w.t0_ns), h);
     }
   }
-  if (v.sel) { g.fillStyle = "rgba(30,136,229,0.18)";
-    g.fillRect(xOf(v.sel[0]), 0, xOf(v.sel[1]) - xOf(v.sel[0]), h); }
-  if (v.cursor !== null) { g.fillStyle = "#e53935"; g.fillRect(xOf(v.cursor), 0, 1, h); }
+  if (v.sel) {
+    g.fillStyle = v.edit ? "rgba(251,140,0,0.20)" : "rgba(30,136,229,0.18)";
+    const a = xOf(v.sel[0]), b = xOf(v.sel[1]);
+    g.fillRect(a, 0, b - a, h);
+    g.fillStyle = v.edit ? "#fb8c00" : "#1e88e5";  // the edges one can drag
+    g.fillRect(a - 1, 0, 2, h); g.fillRect(b - 1, 0, 2, h);
+  }
+}
+
+function placeCursor() {  // the cursor is one line over every canvas, moved without redrawing
+  const v = S.view, line = $("#cursor");
+  if (!line) return;
+  const inside = v.cursor !== null && v.cursor >= v.t0 && v.cursor <= v.t1;
+  line.hidden = !inside;
+  if (inside) line.style.left = `${xOf(v.cursor) + 1}px`;  // + the canvas's border
 }
 
 function answersToDraw() {
@@ -237,49 +343,90 @@ function drawLanes() {
   const h = Math.max(3, who.length + 1) * LANE_H;
   if (c.height !== h) c.height = h;
   g.clearRect(0, 0, c.width, c.height);
+  g.save(); g.beginPath(); g.rect(AXIS_W, 0, c.width - AXIS_W, c.height); g.clip();
   shade(g, c.height);
   const k = keyOf(v.item);
+  g.font = "11px system-ui, sans-serif";
   rows.forEach((r) => {
     const y = who.indexOf(r.who) * LANE_H + 2;
     const idx = k ? k.values.indexOf(r.value) : -1;
     g.fillStyle = COLORS[(idx + COLORS.length) % COLORS.length];
     if (r.t1_ns != null) g.fillRect(xOf(r.t0_ns), y, Math.max(1, xOf(r.t1_ns) - xOf(r.t0_ns)), LANE_H - 4);
     else if (r.t0_ns != null) g.fillRect(xOf(r.t0_ns) - 1, y, 3, LANE_H - 4);
+    if (v.edit && r.id === v.edit.id && r.t0_ns != null) {
+      g.strokeStyle = "#e65100"; g.lineWidth = 2;
+      g.strokeRect(xOf(r.t0_ns), y, Math.max(2, xOf(r.t1_ns ?? r.t0_ns) - xOf(r.t0_ns)), LANE_H - 4);
+      g.lineWidth = 1;
+    }
     g.fillStyle = "#000"; if (r.t0_ns != null) g.fillText(String(r.value), xOf(r.t0_ns) + 3, y + 11);
   });
-  g.fillStyle = "#444";
-  who.forEach((w, i) => g.fillText(w, c.width - 140, i * LANE_H + 13));
+  g.restore();
+  g.fillStyle = "#f5f7f8"; g.fillRect(0, 0, AXIS_W, c.height);
+  g.fillStyle = "#90a4ae"; g.fillRect(AXIS_W - 1, 0, 1, c.height);
+  g.fillStyle = "#444"; g.font = "10px system-ui, sans-serif";
+  who.forEach((w, i) => g.fillText(w.length > 9 ? `${w.slice(0, 8)}…` : w, 3, i * LANE_H + 13));
+}
+
+const EDGE_PX = 6;  // how near an edge of the selection a press grabs it
+
+function edgeAt(x) {
+  const v = S.view;
+  if (!v.sel) return -1;
+  const d0 = Math.abs(x - xOf(v.sel[0])), d1 = Math.abs(x - xOf(v.sel[1]));
+  if (Math.min(d0, d1) > EDGE_PX) return -1;
+  return d0 <= d1 ? 0 : 1;
 }
 
 function bindMouse(c) {
   let down = null;
+  const panel = c.dataset.panel;
   c.addEventListener("wheel", (ev) => {
     ev.preventDefault();
     const v = S.view, span = v.t1 - v.t0;
     if (ev.shiftKey) { pan(Math.sign(ev.deltaY) * span * 0.1); return; }
-    const at = tOf(ev.offsetX), f = ev.deltaY > 0 ? 1.25 : 0.8;
+    const at = tOf(Math.max(AXIS_W, ev.offsetX)), f = ev.deltaY > 0 ? 1.25 : 0.8;
     const ns = Math.max(10e6, Math.min(v.rec.end_ns - v.rec.start_ns, span * f));
     setWindow(at - (at - v.t0) * (ns / span), at + (v.t1 - at) * (ns / span));
   }, { passive: false });
-  c.addEventListener("mousedown", (ev) => { down = { x: ev.offsetX, shift: ev.shiftKey, t: tOf(ev.offsetX),
-    t0: S.view.t0, t1: S.view.t1 }; });
-  c.addEventListener("mousemove", (ev) => {
-    if (!down) return;
+  c.addEventListener("dblclick", (ev) => {  // on a panel's y axis: lock or unlock its scale
     const v = S.view;
+    if (ev.offsetX >= AXIS_W || !v.panels.includes(panel)) return;
+    v.locks[panel] = v.locks[panel] ? null : [...v.scales[panel]];
+    drawAll();
+  });
+  c.addEventListener("mousedown", (ev) => {
+    if (ev.offsetX < AXIS_W) return;
+    down = { x: ev.offsetX, shift: ev.shiftKey, t: tOf(ev.offsetX), t0: S.view.t0, t1: S.view.t1,
+             edge: ev.shiftKey ? -1 : edgeAt(ev.offsetX) };
+  });
+  c.addEventListener("mousemove", (ev) => {
+    const v = S.view;
+    if (!down) { c.style.cursor = edgeAt(ev.offsetX) >= 0 ? "ew-resize" : ""; return; }
     if (down.shift) {
-      const dt = ((down.x - ev.offsetX) / v.width) * (down.t1 - down.t0);
+      const dt = ((down.x - ev.offsetX) / plotW()) * (down.t1 - down.t0);
       setWindow(down.t0 + dt, down.t1 + dt, true);
+    } else if (down.edge >= 0) {
+      const t = Math.max(v.rec.start_ns, Math.min(v.rec.end_ns, tOf(Math.max(AXIS_W, ev.offsetX))));
+      v.sel[down.edge] = t;
+      if (v.sel[0] > v.sel[1]) { v.sel.reverse(); down.edge = 1 - down.edge; }
+      drawAll(); editSpan();
     } else if (Math.abs(ev.offsetX - down.x) > 3) {
-      const t = tOf(ev.offsetX); v.sel = [Math.min(down.t, t), Math.max(down.t, t)]; drawAll();
+      const t = tOf(Math.max(AXIS_W, ev.offsetX));
+      v.sel = [Math.min(down.t, t), Math.max(down.t, t)]; drawAll(); editSpan();
     }
   });
   c.addEventListener("mouseup", (ev) => {
     if (!down) return;
     const v = S.view;
-    if (!down.shift && Math.abs(ev.offsetX - down.x) <= 3) { v.cursor = tOf(ev.offsetX); v.sel = null; drawAll(); }
+    if (!down.shift && down.edge < 0 && Math.abs(ev.offsetX - down.x) <= 3) {
+      v.cursor = tOf(ev.offsetX);
+      if (!v.edit) v.sel = null;  // editing an answer's times keeps them
+      drawAll(); seekVideo(v.cursor); editSpan();
+    }
     if (down.shift) fetchView().catch(showError);
     down = null;
   });
+  c.addEventListener("mouseleave", () => { if (down && down.shift) fetchView().catch(showError); down = null; });
 }
 
 function pan(dt) { const v = S.view; setWindow(v.t0 + dt, v.t1 + dt); }
@@ -296,7 +443,12 @@ function setWindow(a, b, drawOnly = false) {
 
 document.addEventListener("keydown", (ev) => {
   const v = S.view;
-  if (!v || !location.hash.match(/^#\/(session|review)\//) || ev.target.tagName === "INPUT") return;
+  if (!v || !location.hash.match(/^#\/(session|review)\//) || ["INPUT", "SELECT", "VIDEO"].includes(ev.target.tagName)) return;
+  if (ev.key === " " && v.video) {
+    ev.preventDefault();
+    if (v.video.paused) v.video.play().catch(showError); else v.video.pause();
+    return;
+  }
   if (ev.key === "0") { setWindow(v.rec.start_ns, v.rec.end_ns); return; }
   if (ev.key === "ArrowLeft" || ev.key === "ArrowRight") {
     pan((ev.key === "ArrowLeft" ? -0.2 : 0.2) * (v.t1 - v.t0)); return;
@@ -313,6 +465,92 @@ document.addEventListener("keydown", (ev) => {
   sideDrafts(); drawAll();
 });
 
+// -- the video, in sync with the cursor ----------------------------------------------------
+// frames.video_s[k]: when frame k shows in the file; frames.host[k]: when the camera took it
+// (host ns). Playing puts the cursor at the capture time of the picture on screen; a click
+// on the plots shows the last picture taken at or before the clicked time.
+function videoBox(v) {
+  const video = el("video", { id: "video", controls: "", preload: "auto", playsinline: "",
+    width: VIDEO_W, src: `/api/sessions/${encodeURIComponent(v.sid)}/video` });
+  video.muted = true;
+  v.video = video;
+  api(`/api/sessions/${encodeURIComponent(v.sid)}/video/frames`).then((f) => {
+    if (S.view !== v) return;
+    const host = unpack(f.host_ms, Float64Array).map((ms) => Math.round(v.rec.start_ns + ms * 1e6));
+    v.frames = { vs: unpack(f.video_s, Float64Array), host, fps: f.fps };
+    videoStatus();
+  }).catch(showError);
+  let handle = null;
+  const onFrame = (_now, meta) => {  // each new picture while playing (not a paused seek's)
+    handle = null;
+    if (video.paused || S.view !== v) return;
+    followVideo(meta ? meta.mediaTime : video.currentTime);
+    schedule();
+  };
+  const schedule = () => {
+    if (handle !== null) return;
+    handle = video.requestVideoFrameCallback
+      ? video.requestVideoFrameCallback(onFrame)
+      : requestAnimationFrame(() => onFrame(0, null));
+  };
+  video.addEventListener("play", schedule);
+  video.addEventListener("pause", () => followVideo(video.currentTime));
+  video.addEventListener("seeked", () => {
+    const ours = v.ourSeek !== null && Math.abs(video.currentTime - v.ourSeek) < 1e-3;
+    v.ourSeek = null;
+    if (!ours) followVideo(video.currentTime);  // the player's own scrubber
+    else videoStatus();
+  });
+  return el("div", { class: "video-box", id: "video-box" }, video,
+    el("div", { id: "video-time", class: "video-time" }, "loading the video…"));
+}
+
+function lastAtOrBefore(arr, x) {  // index of the last arr[i] <= x in an increasing array; -1 if none
+  let lo = 0, hi = arr.length;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (arr[mid] <= x) lo = mid + 1; else hi = mid; }
+  return lo - 1;
+}
+
+function frameShown(seconds) {  // the frame on screen at video time `seconds`
+  const f = S.view.frames;
+  if (!f || !f.vs.length) return -1;
+  return Math.max(0, lastAtOrBefore(f.vs, seconds + 1e-6));
+}
+
+function seekVideo(t) {
+  const v = S.view, f = v.frames;
+  if (!v.video || !f || !f.vs.length) return;
+  const k = lastAtOrBefore(f.host, t);
+  const s = k < 0 ? 0 : f.vs[k] + 0.25 / f.fps;  // inside frame k's time on screen
+  v.ourSeek = s; v.video.currentTime = s;
+  videoStatus(t);
+}
+
+function followVideo(seconds) {
+  const v = S.view, k = frameShown(seconds);
+  if (k < 0) return;
+  const t = v.frames.host[k];
+  v.cursor = t;
+  if (t < v.t0 || t > v.t1) {  // the view pages along with the picture
+    const span = v.t1 - v.t0;
+    setWindow(t - 0.1 * span, t + 0.9 * span);
+  }
+  placeCursor(); videoStatus();
+}
+
+function videoStatus(t = null) {
+  const v = S.view, box = $("#video-time"), f = v.frames;
+  if (!box || !f) return;
+  if (!f.vs.length) { box.textContent = "this video has no frame index: it cannot follow the plots"; return; }
+  const at = t ?? v.cursor;
+  if (at !== null && at < f.host[0]) {
+    box.textContent = `before the camera's first picture (at ${((f.host[0] - v.rec.start_ns) / 1e9).toFixed(3)} s)`;
+    return;
+  }
+  const k = frameShown(v.video.currentTime);
+  box.textContent = `frame ${k + 1} of ${f.vs.length} · taken at ${((f.host[k] - v.rec.start_ns) / 1e9).toFixed(3)} s`;
+}
+
 function sessionForm(k) {
   const v = S.view;
   const input = k.values.length
@@ -327,15 +565,15 @@ function sessionForm(k) {
   $("#legend").replaceChildren(el("span", {}, `${k.key}: `), input, add);
 }
 
+const secs = (t) => ((t - S.view.rec.start_ns) / 1e9).toFixed(3);
+const spanText = (t0, t1) => (t0 == null ? "session" : t1 == null ? `at ${secs(t0)} s` : `${secs(t0)}–${secs(t1)} s`);
+
 function sideDrafts() {
   const v = S.view;
   const list = el("ul", { class: "drafts", id: "drafts" }, ...v.drafts.map((d, i) => {
     const del = el("button", { "data-draft": i }, "delete");
     del.addEventListener("click", () => { v.drafts.splice(i, 1); sideDrafts(); drawAll(); });
-    const span = d.t0_ns == null ? "session" : d.t1_ns == null
-      ? `at ${((d.t0_ns - v.rec.start_ns) / 1e9).toFixed(3)} s`
-      : `${((d.t0_ns - v.rec.start_ns) / 1e9).toFixed(3)}–${((d.t1_ns - v.rec.start_ns) / 1e9).toFixed(3)} s`;
-    return el("li", {}, `${d.taxonomy}/${d.key} = ${d.value} (${span}) `, del);
+    return el("li", {}, `${d.taxonomy}/${d.key} = ${d.value} (${spanText(d.t0_ns, d.t1_ns)}) `, del);
   }));
   const submit = el("button", { id: "submit" }, "submit");
   submit.addEventListener("click", submitDrafts);
@@ -360,24 +598,37 @@ async function submitDrafts() {
 }
 
 // -- review mode --------------------------------------------------------------------------
+// "edit times" on an answer puts its interval in the selection (orange): drag its edges, or
+// drag a new one (an instant: click the new time); "correct" then sends those times with the
+// value and the rationale. The original answer stays; the correction is a new answer.
 async function loadReview() {
   const v = S.view, it = v.reviewItem;
   const q = new URLSearchParams({ session_id: v.sid, taxonomy: it.taxonomy, key: it.key });
   v.review = await api(`/api/review/item?${q}`);
+  v.edit = null;
   const k = keyOf(it), r = v.review;
   const rows = r.answers.filter((a) => r.current.includes(a.id)).map((a) => {
     const acc = el("button", { "data-accept": a.id }, "accept");
     acc.addEventListener("click", () => decide("accept", { answer_id: a.id }));
     const sel = el("select", { "data-correct-value": a.id }, ...k.values.map((x) => el("option", { value: x }, x)));
+    if (k.values.includes(a.value)) sel.value = a.value;
     const why = el("input", { "data-rationale": a.id, placeholder: "rationale" });
+    const edit = el("button", { "data-edit": a.id, title: "change this answer's times" }, "edit times");
+    edit.addEventListener("click", () => editTimes(a));
+    if (a.t0_ns == null) edit.disabled = true;
     const cor = el("button", { "data-correct": a.id }, "correct");
-    cor.addEventListener("click", () => decide("correct", { answer_id: a.id, value: sel.value, rationale: why.value }));
+    cor.addEventListener("click", () => {
+      const body = { answer_id: a.id, value: sel.value, rationale: why.value };
+      const times = v.edit && v.edit.id === a.id ? newTimes() : null;
+      if (times) Object.assign(body, times);
+      decide("correct", body);
+    });
     const back = el("button", { "data-send-back": a.id }, "send back");
     back.addEventListener("click", () => decide("send-back", { session_id: v.sid, taxonomy: it.taxonomy,
       key: it.key, annotator: a.annotator_id, rationale: why.value }));
-    const span = a.t1_ns != null ? `${((a.t0_ns - v.rec.start_ns) / 1e9).toFixed(3)}–${((a.t1_ns - v.rec.start_ns) / 1e9).toFixed(3)} s` : "";
-    return el("tr", {}, el("td", {}, String(a.id)), el("td", {}, a.annotator_id), el("td", {}, String(a.value)),
-      el("td", {}, span), el("td", {}, acc, " ", sel, why, cor, " ", back));
+    return el("tr", { "data-answer": a.id }, el("td", {}, String(a.id)), el("td", {}, a.annotator_id),
+      el("td", {}, String(a.value)), el("td", { class: "span" }, a.t0_ns == null ? "" : spanText(a.t0_ns, a.t1_ns)),
+      el("td", {}, acc, " ", edit, " ", sel, why, cor, " ", back));
   });
   const ag = r.agreement;
   const next = el("button", { id: "next-low" }, "next low-agreement window");
@@ -389,15 +640,45 @@ async function loadReview() {
   $("#side").replaceChildren(
     el("h3", {}, "Answers"),
     el("table", { id: "answers" }, el("tr", {}, ...["id", "by", "value", "span", "decision"].map((h) => el("th", {}, h))), ...rows),
-    el("p", { id: "agreement" }, `distribution: ${dist} · alpha: ${ag.alpha ?? "n/a"} · `,
+    el("p", { id: "edit-span", class: "edit-span" }),
+    el("p", { id: "agreement" }, `distribution: ${dist} · alpha: ${ag.alpha == null ? "n/a" : Number(ag.alpha).toFixed(3)} · `,
        el("span", { class: "low" }, `${ag.low_windows.length} low-agreement windows `), next),
     el("p", { id: "decisions" }, `${r.reviews.length} review decisions so far`),
     el("span", { id: "status" }));
 }
 
+function editTimes(a) {
+  const v = S.view;
+  v.edit = a;
+  if (a.t1_ns != null) v.sel = [a.t0_ns, a.t1_ns]; else { v.sel = null; v.cursor = a.t0_ns; }
+  const lo = a.t0_ns, hi = a.t1_ns ?? a.t0_ns, pad = Math.max((hi - lo) * 0.25, 50e6);
+  if (lo < v.t0 || hi > v.t1) setWindow(Math.min(v.t0, lo - pad), Math.max(v.t1, hi + pad));
+  for (const tr of document.querySelectorAll("#answers tr[data-answer]")) {
+    tr.classList.toggle("editing", tr.dataset.answer === String(a.id));
+  }
+  drawAll(); editSpan();
+}
+
+function newTimes() {  // the edited answer's new times, from the selection (or the cursor)
+  const v = S.view, a = v.edit;
+  if (!a) return null;
+  if (a.t1_ns != null) return v.sel ? { t0_ns: Math.round(v.sel[0]), t1_ns: Math.round(v.sel[1]) } : null;
+  return v.cursor !== null ? { t0_ns: Math.round(v.cursor) } : null;
+}
+
+function editSpan() {
+  const v = S.view, box = $("#edit-span");
+  if (!box) return;
+  if (!v.edit) { box.textContent = ""; return; }
+  const t = newTimes(), a = v.edit;
+  box.textContent = `answer ${a.id}: ${spanText(a.t0_ns, a.t1_ns)} → ` +
+    (t ? spanText(t.t0_ns, t.t1_ns ?? null) : "(select the new times)") + "; press correct to keep them";
+}
+
 async function decide(what, body) {
   try {
     await api(`/api/review/${what}`, { body });
+    S.view.sel = null;
     await loadReview(); drawAll();
     $("#status").textContent = ` ${what} done`;
   } catch (e) { showError(e); }

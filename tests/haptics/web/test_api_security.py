@@ -3,13 +3,16 @@ label store): logins, roles, blindness, CSRF, paths, bad input, and staying up."
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import numpy as np
 from starlette.testclient import TestClient
 
 from haptics.dataset.catalog import open_dataset
-from haptics.web.app import MAX_BODY
-from tests.haptics.web.workbench_builders import Bench
+from haptics.session.manifest import read_manifest, write_manifest
+from haptics.web.app import MAX_BODY, create_app
+from tests.haptics.web.workbench_builders import Bench, login, make_dataset
 
 Clients = dict[str, tuple[TestClient, str]]
 MS = 1_000_000
@@ -242,3 +245,141 @@ def test_reviewer_accepts_corrects_and_sends_back(clients: Clients, bench: Bench
         ("bob", "phase", "contact"),
         ("carol", "phase", "approach"),
     ]
+
+
+def test_reviewer_corrects_an_answers_times_as_a_new_answer(clients: Clients, bench: Bench) -> None:
+    for who, value in (("alice", "approach"), ("bob", "contact")):
+        c, csrf = clients[who]
+        r = c.post(
+            "/api/submit", json=phase(bench, value, 100, 800), headers={"x-csrf-token": csrf}
+        )
+        assert r.status_code == 200
+    with open_dataset(bench.dir) as ds:
+        before, _ = ds.store.log_tables()
+    bob_id = next(a.id for a in before if a.annotator_id == "bob")
+    rv, csrf = clients["carol"]
+    h = {"x-csrf-token": csrf}
+
+    def correct(**times: int) -> int:
+        body = {"answer_id": bob_id, "value": "approach", "rationale": "contact starts at 0.5 s"}
+        return rv.post("/api/review/correct", json={**body, **times}, headers=h).status_code
+
+    # times the session cannot hold, or backwards: refused, nothing written
+    assert correct(t0_ns=bench.start_ns + 500 * MS, t1_ns=bench.start_ns + 200 * MS) == 400
+    assert correct(t0_ns=bench.start_ns + 500 * MS, t1_ns=bench.end_ns + 10**9) == 400
+    assert correct(t0_ns=bench.start_ns + 500 * MS, t1_ns=bench.start_ns + 900 * MS) == 200
+    with open_dataset(bench.dir) as ds:
+        answers, reviews = ds.store.log_tables()
+    # the original stays as it was; the correction is a new row that supersedes it
+    assert [(a.id, a.annotator_id, a.t0_ns, a.t1_ns) for a in answers[:2]] == [
+        (a.id, a.annotator_id, a.t0_ns, a.t1_ns) for a in before
+    ]
+    new = answers[2]
+    assert (new.annotator_id, new.value, new.supersedes) == ("carol", "approach", bob_id)
+    assert (new.t0_ns, new.t1_ns) == (bench.start_ns + 500 * MS, bench.start_ns + 900 * MS)
+    assert new.rationale == "contact starts at 0.5 s"
+    assert [(r.decision, r.answer_id, r.annotator_id) for r in reviews] == [
+        ("corrected", new.id, "bob")
+    ]
+    # the review view shows the correction as the current answer, bob's as superseded
+    item = rv.get(
+        "/api/review/item",
+        params={"session_id": bench.session_id, "taxonomy": "needle-phases", "key": "phase"},
+    ).json()
+    assert new.id in item["current"] and bob_id not in item["current"]
+
+    # an instant moves to a new instant the same way
+    c, acsrf = clients["alice"]
+    body = {
+        "session_id": bench.session_id,
+        "taxonomy": "tissue-events",
+        "key": "event",
+        "answers": [{"value": "contact", "t0_ns": bench.start_ns + 700 * MS}],
+    }
+    (instant,) = c.post("/api/submit", json=body, headers={"x-csrf-token": acsrf}).json()["ids"]
+    r = rv.post(
+        "/api/review/correct",
+        json={
+            "answer_id": instant,
+            "value": "contact",
+            "rationale": "the force rises at 0.65 s",
+            "t0_ns": bench.start_ns + 650 * MS,
+        },
+        headers=h,
+    )
+    assert r.status_code == 200
+    with open_dataset(bench.dir) as ds:
+        answers, _ = ds.store.log_tables()
+    moved = answers[-1]
+    assert (moved.supersedes, moved.t0_ns, moved.t1_ns) == (
+        instant,
+        bench.start_ns + 650 * MS,
+        None,
+    )
+    assert answers[-2].t0_ns == bench.start_ns + 700 * MS  # alice's instant stays
+
+
+def test_session_video_is_served_to_logged_in_users_with_ranges(tmp_path: Path) -> None:
+    bench = make_dataset(tmp_path / "ds", camera=True)
+    mp4 = (bench.dir / "sessions" / "s1" / "video.mp4").read_bytes()
+    with TestClient(create_app(bench.dir, secret="test-secret")) as c:
+        base = f"/api/sessions/{bench.session_id}"
+        for path in (f"{base}/video", f"{base}/video/frames"):
+            assert c.get(path).status_code == 401, path
+        login(c, "alice")
+        info = c.get(base).json()
+        assert info["video"]["frames"] == len(bench.frames) and info["video"]["codec"] == "h264"
+        whole = c.get(f"{base}/video")
+        assert whole.status_code == 200 and whole.content == mp4
+        assert whole.headers["content-type"] == "video/mp4"
+        assert whole.headers["accept-ranges"] == "bytes"
+        part = c.get(f"{base}/video", headers={"range": "bytes=100-199"})  # how a browser seeks
+        assert part.status_code == 206 and part.content == mp4[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{len(mp4)}"
+        assert c.get(f"{base}/video", headers={"range": "bytes=9999999-"}).status_code == 416
+        f = c.get(f"{base}/video/frames").json()
+        video_s = np.frombuffer(base64.b64decode(f["video_s"]), "<f8")
+        host_ms = np.frombuffer(base64.b64decode(f["host_ms"]), "<f8")
+        assert f["fps"] == 30.0 and f["frames"] == len(bench.frames)
+        assert np.allclose(video_s, [pts / 30 for pts, _ in bench.frames])
+        assert np.allclose(host_ms, [(t - bench.start_ns) / 1e6 for _, t in bench.frames])
+        assert c.get("/api/sessions/%2E%2E/video").status_code in (400, 404)
+
+
+def test_video_paths_stay_inside_the_session(
+    clients: Clients, bench: Bench, tmp_path: Path
+) -> None:
+    c, _ = clients["alice"]
+    base = f"/api/sessions/{bench.session_id}"
+    # a session recorded without a camera: no player, and no video to fetch
+    assert c.get(base).json()["video"] is None
+    r = c.get(f"{base}/video")
+    assert r.status_code == 404 and "without a camera" in r.json()["error"]
+    assert c.get(f"{base}/video/frames").status_code == 404
+    # a catalog entry whose folder lies outside the dataset
+    with open_dataset(bench.dir) as ds:
+        from dataclasses import replace
+
+        rec = ds.store.session(bench.session_id)
+        ds.store.put_session(replace(rec, session_id="escape", path=str(tmp_path)))
+    assert c.get("/api/sessions/escape/video").status_code == 403
+
+
+def test_a_manifest_naming_a_file_outside_its_session_is_refused(tmp_path: Path) -> None:
+    bench = make_dataset(tmp_path / "ds", camera=True)
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(b"not for the browser")
+    session = bench.dir / "sessions" / "s1"
+    m = read_manifest(session)
+    assert m.video is not None
+    m.video["file"] = "../../../secret.mp4"
+    write_manifest(session, m)
+    with TestClient(create_app(bench.dir, secret="test-secret")) as c:
+        login(c, "alice")
+        base = f"/api/sessions/{bench.session_id}"
+        r = c.get(f"{base}/video")
+        assert r.status_code == 400 and "outside the session folder" in r.json()["error"]
+        assert b"not for the browser" not in r.content
+        info = c.get(base)  # the session itself stays viewable, without its video
+        assert info.status_code == 200 and info.json()["video"] is None
+        assert "outside the session folder" in info.json()["video_problem"]

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from starlette.testclient import TestClient
 
+from haptics.session.overview import coarse_level, levels_of
 from haptics.web.decimate import minmax, minmax_numpy
-from haptics.web.traces import Trace
 from tests.haptics.web.workbench_builders import Bench
 
 MS = 1_000_000
@@ -57,6 +57,15 @@ def test_numpy_path_handles_nan() -> None:
     assert tt.size <= 202 and np.nanmax(yy) == 9.0
 
 
+def test_a_slow_stream_over_an_hour_keeps_a_level_dense_enough_for_the_whole_plot() -> None:
+    t = np.arange(108_000, dtype=np.int64) * (MS * 100 // 3)  # video frames: 30 Hz, 1 h
+    y = np.ones(t.size)
+    y[54_321] = 70.0  # a lost frame: one long interval
+    levels = levels_of(t, y)
+    assert [lv.block for lv in levels] == [8, 64, 512, 4096]
+    assert levels[0].t.size == 27_000 and levels[0].y.max() == 70.0
+
+
 def samples(trace: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """A trace's (t_ms, y) as the browser decodes them."""
     t = np.frombuffer(base64.b64decode(trace["t_ms"]), "<f8")
@@ -65,15 +74,25 @@ def samples(trace: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return t, y
 
 
-def test_coarse_level_keeps_extremes_of_an_hour() -> None:
+def test_the_levels_of_an_hour_keep_its_extremes() -> None:
     t = np.arange(3_600_000, dtype=np.int64) * MS
     y = np.sin(np.arange(t.size) / 5000.0)
     y[2_000_001] = -7.0
-    tr = Trace("force", "x", "N", t, y)
-    assert tr.lod_t.size < t.size // 30
-    wt, wy = tr.decimated(0, int(t[-1]), 1000)
-    assert wy.min() == -7.0 and wy.max() == y.max()
-    assert wt.size <= 2002 and np.all(np.diff(wt) >= 0)
+    levels = levels_of(t, y)
+    # too long to keep every sample, or the blocks of 8 (900,000 points)
+    assert [lv.block for lv in levels] == [64, 512, 4096]
+    for lv in levels:
+        assert lv.t.size <= 2 * (t.size // lv.block) + lv.block
+        assert lv.y.min() == -7.0 and lv.y.max() == y.max()
+        assert np.all(np.diff(lv.t) >= 0)
+        # built level from level, each block is what its block size gives from the samples
+        # (only the tail that fills no block differs: kept as the finer level had it)
+        rt, ry = coarse_level(t, y, lv.block)
+        blocked = 2 * (t.size // lv.block)
+        assert np.array_equal(lv.t[:blocked], rt[:blocked])
+        assert np.array_equal(lv.y[:blocked], ry[:blocked])
+    wt, wy = minmax(levels[-1].t, levels[-1].y, 0, int(t[-1]), 100)
+    assert wy.min() == -7.0 and wt.size <= 202
 
 
 def test_view_of_any_window_is_bounded(
@@ -83,6 +102,8 @@ def test_view_of_any_window_is_bounded(
     url = f"/api/sessions/{bench.session_id}/view"
     whole = c.get(url, params={"width": 100}).json()
     names = {(t["panel"], t["name"]) for t in whole["traces"]}
+    assert whole["panels"] == ["position", "force", "depth"]
+    assert {t["panel"] for t in whole["traces"]} == set(whole["panels"])
     assert {("force", "commanded"), ("force", "rendered"), ("force", "applied")} <= names
     assert {("position", "pz"), ("depth", "contact depth")} <= names
     for tr in whole["traces"]:
