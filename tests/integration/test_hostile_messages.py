@@ -14,12 +14,12 @@ What a third party on this host can reach, and how it is tested here:
 - the state topic itself cannot be published on by a third party: the driver process binds
   it and the loop connects to it; a second bind on the same ipc path only takes over
   connections made later. So hostile *samples* come from a device: the replay driver plays a
-  crafted session of two presses into the palpation tissue whose state stream holds a NaN
-  position and an absurd position during the first press, then a sequence number 10¹² ahead
-  and a sequence restart between the presses. Force must flow again in the second press:
-  the real samples after the hostile ones are used. (Two presses, because safety re-engages
-  force only below 0.2 N: a stall of the loaded test machine during a press may fade force
-  out for the rest of that press, by design.)
+  crafted session of two presses into the palpation tissue whose state stream holds NaN
+  positions and absurd positions during the first press, then sequence numbers 10¹² ahead
+  (a few samples of each) and a sequence restart between the presses. Force must flow again
+  in the second press: the real samples after the hostile ones are used. (Two presses,
+  because safety re-engages force only below 0.2 N: a stall of the loaded test machine during
+  a press may fade force out for the rest of that press, by design.)
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ MOTION = [
 NAN_AT, ABSURD_AT = 1.5, 2.0  # s, in the first press
 JUMP_AT, RESTART_AT = 3.5, 4.0  # s, between the presses
 SECOND_PRESS = (5.2, 7.0)  # s
+HOSTILE_RUN = 5  # consecutive samples of each hostile kind
 
 
 def write_hostile_session(path: Path) -> None:
@@ -77,9 +78,11 @@ def write_hostile_session(path: Path) -> None:
     seq = np.arange(1, n + 1, dtype=np.uint64)
     nan_i, absurd_i, jump_i, restart_i = (int(s * RATE_HZ) for s in (NAN_AT, ABSURD_AT, JUMP_AT,
                                                                      RESTART_AT))  # fmt: skip
-    pos[nan_i] = (np.nan, 0.0, np.nan)
-    pos[absurd_i] = (1e9, -1e9, 1e9)
-    seq[jump_i] += np.uint64(10**12)  # one sample far ahead, then the real ones again
+    # each hostile kind lasts a few samples: a loop that wakes late takes only the newest of
+    # the samples waiting (by design), so one hostile sample alone may never be looked at
+    pos[nan_i : nan_i + HOSTILE_RUN] = (np.nan, 0.0, np.nan)
+    pos[absurd_i : absurd_i + HOSTILE_RUN] = (1e9, -1e9, 1e9)
+    seq[jump_i : jump_i + HOSTILE_RUN] += np.uint64(10**12)  # far ahead, then the real ones
     seq[restart_i:] = np.arange(1, n - restart_i + 1, dtype=np.uint64)  # the device restarted
     zero = np.zeros(n)
     columns = {
@@ -249,7 +252,8 @@ def test_a_running_session_survives_hostile_messages(tmp_path: Path) -> None:
     # bad input: marked in the recording by the driver, counted and flagged by the loop
     s = open_session(session)
     state, tel = s.arrays("state"), s.arrays("telemetry")
-    assert int(((state["status"] & STATUS_BAD_SAMPLE) != 0).sum()) == 2  # NaN and absurd
+    # NaN and absurd
+    assert int(((state["status"] & STATUS_BAD_SAMPLE) != 0).sum()) == 2 * HOSTILE_RUN
     assert int(((tel["flags"] & FLAG_BAD_INPUT) != 0).sum()) >= 3  # + the seq 10¹² ahead
     # force flows again in the second press: the real samples after the hostile ones are used
     back = np.flatnonzero(np.diff(state["seq"].astype(np.int64)) < 0)

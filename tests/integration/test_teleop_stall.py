@@ -33,6 +33,9 @@ def test_a_stalled_link_zeroes_force_and_holds_the_tool_and_dropped_messages_pas
     run = press(20.0, True, p, tmp_path)
     assert run["reason"] == "finished"
     op, fl = run["operator"], run["follower"]
+    # each link's counts: its stop reply, or its stats just before the stop when the reply
+    # never came (`stop_error` says why)
+    assert "bad" in op and "bad" in fl, ("no counts from a link", op, fl)
 
     # dropped messages: missing, never refused
     assert op["bad"] == 0 and fl["bad"] == 0
