@@ -629,6 +629,9 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     t.add_column("target")
     t.add_row("first view (cold)", f"{r['first_view_ms']:.0f} ms ({r['first_view_bytes']:,} B)",
               f"≤ 500 ms {ok(r['first_view_ok'])}")
+    if "first_view_without_overview_ms" in r:  # the old path, in the same run
+        t.add_row("first view (cold, no saved overview)",
+                  f"{r['first_view_without_overview_ms']:.0f} ms", "baseline")
     t.add_row("first view (cached)", f"{r['first_view_cached_ms']:.0f} ms",
               f"≤ 500 ms {ok(r['first_view_cached_ok'])}")
     t.add_row("zoom / pan p50", f"{r['zoom_p50_ms']:.1f} ms", "")
