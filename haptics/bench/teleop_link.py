@@ -53,7 +53,7 @@ from haptics.runtime.teleop import (
 )
 from haptics.session.clock import link_clock
 from haptics.session.reading import open_session
-from haptics.wire.curve import create_keys
+from haptics.wire.curve import create_link_keys
 from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE
 from haptics.wire.transport import drain_latest, subscriber
 
@@ -215,18 +215,6 @@ def stall_figures(
 
 
 # -- one session ----------------------------------------------------------------------------------
-def _keys(folder: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for name in ("follower", "operator"):
-        pub, sec = create_keys(folder / "keys", name)
-        out[name], out[name + "_secret"] = pub, sec
-    authorized = folder / "authorized"
-    authorized.mkdir()
-    (authorized / "operator.key").write_bytes(out["operator"].read_bytes())
-    out["authorized"] = authorized
-    return out
-
-
 def _drain_all(sock: zmq.Socket[bytes], into: list[bytes]) -> None:
     while True:
         raw, _ = drain_latest(sock, 1)
@@ -240,7 +228,7 @@ def press(rtt_ms: float, passivity: bool, p: LinkBenchParams, folder: Path) -> d
 
     Raises HapticsError (from the runs) when a side cannot start.
     """
-    keys = _keys(folder)
+    keys = create_link_keys(folder)
     follower_port, relay_port = free_port(), free_port()
     relay: BaseProcess = start_relay(RelayConfig(
         listen=f"127.0.0.1:{relay_port}", target=f"127.0.0.1:{follower_port}", rtt_ms=rtt_ms,

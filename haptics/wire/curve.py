@@ -61,6 +61,23 @@ def create_keys(directory: str | Path, name: str) -> tuple[Path, Path]:
     return Path(pub), Path(sec)
 
 
+def create_link_keys(
+    folder: Path, names: tuple[str, ...] = ("follower", "operator"), authorized: str = "operator"
+) -> dict[str, Path]:
+    """A key pair per name under folder/keys, and folder/authorized holding the public key of
+    `authorized` (the follower's list of who may connect), for a link on one machine: a
+    benchmark's or a test's. Returns {name: public file, name_secret: secret file,
+    "authorized": the folder}."""
+    out: dict[str, Path] = {}
+    for name in names:
+        out[name], out[name + "_secret"] = create_keys(folder / "keys", name)
+    allowed = folder / "authorized"
+    allowed.mkdir()
+    (allowed / f"{authorized}.key").write_bytes(out[authorized].read_bytes())
+    out["authorized"] = allowed
+    return out
+
+
 def load_keys(secret_file: str | Path) -> KeyPair:
     """One side's key pair from its `.key_secret` file. Raises ConfigError saying what to do."""
     path = Path(secret_file)

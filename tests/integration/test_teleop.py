@@ -36,7 +36,7 @@ from haptics.runtime.teleop import (
 )
 from haptics.session.clock import link_clock
 from haptics.wire import control
-from haptics.wire.curve import create_keys, load_keys, load_public, secure_client
+from haptics.wire.curve import create_link_keys, load_keys, load_public, secure_client
 from haptics.wire.link import LEADER
 from haptics.wire.messages import BUTTON_CLUTCH, COMMAND, FLAG_ARMED, FLAG_ENGAGING
 from haptics.wire.transport import ipc_endpoints, subscriber
@@ -47,15 +47,7 @@ WATCHDOG_NS = 30_000_000
 
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, Path]:
-    out = {}
-    for name in ("follower", "operator", "intruder"):
-        pub, sec = create_keys(tmp_path / "keys", name)
-        out[name], out[name + "_secret"] = pub, sec
-    authorized = tmp_path / "authorized"
-    authorized.mkdir()
-    (authorized / "operator.key").write_bytes(out["operator"].read_bytes())
-    out["authorized"] = authorized
-    return out
+    return create_link_keys(tmp_path, ("follower", "operator", "intruder"))
 
 
 @pytest.fixture

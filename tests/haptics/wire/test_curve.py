@@ -15,6 +15,7 @@ from haptics.errors import ConfigError, HapticsError
 from haptics.wire.curve import (
     KeyPair,
     create_keys,
+    create_link_keys,
     handshake_result,
     load_keys,
     load_public,
@@ -34,15 +35,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, Path]:
-    out = {}
-    for name in ("follower", "operator", "intruder"):
-        pub, sec = create_keys(tmp_path / name, name)
-        out[name], out[name + "_secret"] = pub, sec
-    authorized = tmp_path / "authorized"
-    authorized.mkdir()
-    (authorized / "operator.key").write_bytes(out["operator"].read_bytes())
-    out["authorized"] = authorized
-    return out
+    return create_link_keys(tmp_path, ("follower", "operator", "intruder"))
 
 
 @pytest.fixture
