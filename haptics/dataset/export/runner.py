@@ -117,6 +117,19 @@ def plan_folders(paths: list[Path], validated: bool = False) -> tuple[list[Job],
     return jobs, left_out
 
 
+def session_data(job: Job) -> SessionData:
+    """What a format is handed for one session: its streams, its label log, its manifest."""
+    return SessionData(
+        session_id=job.session_id,
+        provenance=job.provenance,
+        streams=read_streams(open_session(job.path)),
+        labels=labels_table(job.labels) if job.labels else LABEL_SCHEMA.empty_table(),
+        manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
+        rate_hz=job.rate_hz,
+        path=job.path,
+    )
+
+
 def export_task(job: Job, fmt_name: str, out: str) -> dict[str, Any]:
     """Export one session (a Dask task). Never raises for a bad session: returns
     {"session_id", "status": exported|skipped|failed, "reason"?, "rows"?, "seconds"}."""
@@ -132,16 +145,7 @@ def export_task(job: Job, fmt_name: str, out: str) -> dict[str, Any]:
             return {**result, "status": "skipped", "seconds": time.perf_counter() - t,
                     **{k: v for k, v in json.loads(marker.read_text()).items()
                        if k in ("rows", "labels")}}
-        session = open_session(job.path)
-        data = SessionData(
-            session_id=job.session_id,
-            provenance=job.provenance,
-            streams=read_streams(session),
-            labels=labels_table(job.labels) if job.labels else LABEL_SCHEMA.empty_table(),
-            manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
-            rate_hz=job.rate_hz,
-            path=job.path,
-        )
+        data = session_data(job)
         work = out_dir / PARTIAL / f"{job.session_id}-{uuid.uuid4().hex[:8]}"
         work.mkdir(parents=True)
         try:

@@ -6,6 +6,7 @@ floor((k - 1) × 1000 / rate)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,12 @@ import pytest
 import haptics.dataset.export as export_pkg
 from haptics.bench.export import synthetic_session
 from haptics.dataset.catalog import init_dataset
-from haptics.dataset.export import jigsaws
+from haptics.dataset.export import jigsaws, runner
 from haptics.dataset.export.base import SessionData
 from haptics.dataset.export.runner import Job, plan_dataset, run_jobs
-from haptics.dataset.export.tables import LABEL_SCHEMA, labels_table, read_streams
 from haptics.dataset.store import Item, LabelStore, NewAnswer
 from haptics.errors import ExportError
-from haptics.session.manifest import MANIFEST_NAME, read_manifest, write_manifest
+from haptics.session.manifest import read_manifest, write_manifest
 from haptics.session.reading import open_session
 
 S = 1_000_000_000  # ns
@@ -84,14 +84,7 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> list[Job]:
 
 def session_data(job: Job, rate_hz: float | None = None) -> SessionData:
     """As runner.export_task builds it."""
-    return SessionData(
-        session_id=job.session_id,
-        provenance=job.provenance,
-        streams=read_streams(open_session(job.path)),
-        labels=labels_table(job.labels) if job.labels else LABEL_SCHEMA.empty_table(),
-        manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
-        rate_hz=rate_hz,
-    )
+    return runner.session_data(replace(job, rate_hz=rate_hz))
 
 
 def export(jobs: list[Job], out: Path, rate_hz: float | None = None) -> dict[str, SessionData]:

@@ -23,14 +23,12 @@ from haptics.cli.main import main
 from haptics.dataset import labelstudio as ls
 from haptics.dataset.catalog import Dataset, init_dataset, open_dataset
 from haptics.dataset.export import labelstudio as fmt
-from haptics.dataset.export import tables
+from haptics.dataset.export import runner
 from haptics.dataset.export.base import SessionData
 from haptics.dataset.export.runner import plan_dataset, run_jobs
-from haptics.dataset.export.tables import labels_table, read_streams
 from haptics.dataset.store import Item, NewAnswer
 from haptics.dataset.taxonomy import builtin_taxonomies, parse_taxonomy
 from haptics.errors import ExportError, LabelError
-from haptics.session.manifest import MANIFEST_NAME
 from haptics.session.reading import open_session
 
 HAPTICS = str(Path(sys.executable).parent / "haptics")
@@ -73,15 +71,7 @@ def make(root: Path) -> Dataset:
 
 def session_data(ds: Dataset, sid: str) -> SessionData:
     """A session as runner.export_task builds it, model fields included."""
-    job = next(j for j in plan_dataset(ds)[0] if j.session_id == sid)
-    labels = labels_table(job.labels) if job.labels else tables.LABEL_SCHEMA.empty_table()
-    return SessionData(
-        session_id=sid,
-        provenance=job.provenance,
-        streams=read_streams(open_session(job.path)),
-        labels=labels,
-        manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
-    )
+    return runner.session_data(next(j for j in plan_dataset(ds)[0] if j.session_id == sid))
 
 
 def export_directly(ds: Dataset, out: Path) -> None:

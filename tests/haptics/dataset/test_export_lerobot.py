@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -19,13 +20,12 @@ import pytest
 import haptics.dataset.export as export_pkg
 from haptics.bench.export import synthetic_session
 from haptics.dataset.catalog import Dataset, init_dataset
-from haptics.dataset.export import lerobot
+from haptics.dataset.export import lerobot, runner
 from haptics.dataset.export.base import SessionData
 from haptics.dataset.export.runner import Job, plan_dataset, run_jobs
-from haptics.dataset.export.tables import LABEL_SCHEMA, labels_table, read_streams
 from haptics.dataset.store import Item, NewAnswer
 from haptics.errors import ExportError
-from haptics.session.manifest import MANIFEST_NAME, StreamInfo, read_manifest, write_manifest
+from haptics.session.manifest import StreamInfo, read_manifest, write_manifest
 from haptics.session.reading import open_session
 from haptics.session.streams import arrow_schema
 from haptics.session.video import FRAME_INDEX, FRAMES_FILE, VIDEO_FILE, VideoWriter
@@ -77,14 +77,7 @@ def add_gold(ds: Dataset) -> None:
 
 def session_data(job: Job, rate: float | None) -> SessionData:
     """What runner.export_task hands a format."""
-    return SessionData(
-        session_id=job.session_id,
-        provenance=job.provenance,
-        streams=read_streams(open_session(job.path)),
-        labels=labels_table(job.labels) if job.labels else LABEL_SCHEMA.empty_table(),
-        manifest_json=(Path(job.path) / MANIFEST_NAME).read_text(encoding="utf-8"),
-        rate_hz=rate,
-    )
+    return runner.session_data(replace(job, rate_hz=rate))
 
 
 def export_direct(jobs: list[Job], out: Path, rate: float | None) -> dict[str, SessionData]:
