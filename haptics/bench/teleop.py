@@ -52,8 +52,10 @@ from haptics.loop.bilateral import (
     leader_step,
     network_energy,
 )
+from haptics.runtime.link_ports import LinkParams
 
 RTTS_MS = (0.0, 20.0, 50.0, 100.0, 200.0)
+_LINK = LinkParams._field_defaults
 GROWTH_LIMIT = 1.25  # p2p motion over the last second at most this × the second before
 STILL_M = 0.05e-3  # below 50 µm peak-to-peak the follower counts as still
 ENERGY_LIMIT_J = 1e-3  # the link may generate at most this (sampling effects)
@@ -80,6 +82,11 @@ class TeleopBenchParams:
     jitter: float = 0.10
     loss: float = 0.01
     seed: int = 1
+    # as the real link's ports (haptics.runtime.link_ports.LinkParams): the leader's damper
+    # bound (the device's stable damping) and the share of its unsent energy each port keeps
+    max_damping_ns_per_m: float = _LINK["max_damping_ns_per_m"]
+    leader_keep: float = _LINK["leader_keep"]
+    follower_keep: float = _LINK["follower_keep"]
 
 
 class _Link:
@@ -148,21 +155,25 @@ def simulate(p: TeleopBenchParams, rtt_s: float, passivity: bool) -> dict[str, A
         f_env = p.tissue_k_n_per_m * xs + p.tissue_b_ns_per_m * vs if xs > 0 else 0.0
         f_env = max(f_env, 0.0)  # the force the tip presses on the tissue with (measured)
         if passivity:
-            foll, v_ref, _ = follower_step(foll, remote_in_m, v_ref, dt, f_env)
+            foll, v_ref, _ = follower_step(
+                foll, remote_in_m, v_ref, dt, f_env, 0.0, p.follower_keep
+            )
         else:
             foll = account(foll, f_env * v_ref, dt)
         xr += v_ref * dt
         fs = p.kp_n_per_m * (xr - xs) + p.kd_ns_per_m * (v_ref - vs)  # local position loop
-        to_leader.send(t, k, (f_env, foll.e_in))
+        to_leader.send(t, k, (f_env, foll.sent))
         # -- leader tick: newest follower packet → force to display → passivity
         pkt = to_leader.receive(t)
         f_link, remote_in_s = (-pkt[0], pkt[1]) if pkt is not None else (0.0, 0.0)
         if passivity:
-            lead, fm, _ = leader_step(lead, remote_in_s, f_link, vm, dt)
+            lead, fm, _ = leader_step(
+                lead, remote_in_s, f_link, vm, dt, p.max_damping_ns_per_m, p.leader_keep
+            )
         else:
             fm = f_link
             lead = account(lead, fm * vm, dt)
-        to_follower.send(t, k, (xm, lead.e_in))
+        to_follower.send(t, k, (xm, lead.sent))
         e_max = max(e_max, network_energy(lead, foll))
         # -- continuous dynamics over the tick (forces held)
         target = _hand_target(p, t)

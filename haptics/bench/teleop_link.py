@@ -19,9 +19,13 @@ block made as stiff as the stiffest tissue in the scenes (the top of the inclusi
   follower's loop commanded (`telemetry.fz`), and their ratio (transparency in force);
 * `trips_operator` / `trips_follower`: watchdog trips of each link;
 * `one_way_ms_p50` / `_p99`: operator → follower, the follower's receive clock minus the
-  operator's send clock per sample (one machine: one clock), `rtt_ms_p50` the links' own
-  round trip, and `clock_offset_ms` what `haptics.session.clock.link_clock` fits between the
-  two clocks from the round trips alone (0 here: the check that the fit works).
+  operator's send clock per sample (one machine: one clock); `back_ms_p50` / `_p99`: follower
+  → operator, each sample's round trip less its way there: the round trip (less the
+  operator's wait between receiving and sending, which the sample reports) closes on the
+  FOLLOWER message the sample echoes, so the difference is exactly that message's way back;
+  `rtt_ms_p50` the links' own round trip, and `clock_offset_ms` what
+  `haptics.session.clock.link_clock` fits between the two clocks from the round trips alone
+  (0 here: the check that the fit works).
 
 `stall_check` runs one session with the relay stalling the link (what TCP does after a
 retransmission timeout) and reports when the operator's force went to zero after the last
@@ -51,7 +55,7 @@ from haptics.runtime.teleop import (
     OperatorConfig,
     OperatorRun,
 )
-from haptics.session.clock import link_clock
+from haptics.session.clock import link_clock, live_samples
 from haptics.session.reading import open_session
 from haptics.wire.curve import create_link_keys
 from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE
@@ -67,7 +71,7 @@ ENERGY_LIMIT_J = 1e-3
 class LinkBenchParams:
     """One press over the real link (SI units in the names)."""
 
-    press_s: float = 4.0  # the operator's session: approach, press, hold
+    press_s: float = 8.0  # the operator's session: approach, press, hold (two seconds judged)
     approach: float = 0.15  # fraction of it spent going down
     jitter: float = 0.10
     loss: float = 0.01
@@ -151,10 +155,14 @@ def press_figures(
     bouncing = bool(hold.any() and not np.all(fl_tel["contact"][hold] != 0))
     felt = _mean_in(op_state["host_time_ns"], op_state["afz"], end - 1e9, end)
     rendered = _mean_in(tel_t, fl_tel["fz"], end - 1e9, end)
-    sent, received, rtt = fl_state["device_time_ns"], fl_state["host_time_ns"], fl_state[
-        "cmd_latency_ns"]  # fmt: skip
+    live = live_samples(fl_state["status"])  # held samples were not sent
+    sent, received, rtt = (fl_state["device_time_ns"][live], fl_state["host_time_ns"][live],
+                           fl_state["cmd_latency_ns"][live])  # fmt: skip
     one_way = (received.astype(np.int64) - sent.astype(np.int64)) / 1e6
     known = rtt[rtt >= 0]
+    # the way back, per sample: the round trip it closed less its way there, i.e. the way
+    # back of the FOLLOWER message it echoes (see the module docstring)
+    back = known / 1e6 - one_way[rtt >= 0]
     try:
         offset = link_clock(sent, received, rtt)["offset_ns"] / 1e6
     except ValueError:
@@ -175,6 +183,8 @@ def press_figures(
         "felt_over_rendered": _r(felt / rendered if rendered > 0.05 else math.nan, 3),
         "one_way_ms_p50": _r(float(np.percentile(one_way, 50)) if one_way.size else math.nan, 2),
         "one_way_ms_p99": _r(float(np.percentile(one_way, 99)) if one_way.size else math.nan, 2),
+        "back_ms_p50": _r(float(np.percentile(back, 50)) if back.size else math.nan, 2),
+        "back_ms_p99": _r(float(np.percentile(back, 99)) if back.size else math.nan, 2),
         "rtt_ms_p50": _r(float(np.median(known)) / 1e6 if known.size else math.nan, 2),
         "clock_offset_ms": _r(offset, 3),
         "armed_commands": int(armed.size),
@@ -185,8 +195,8 @@ def stall_figures(
     op_cmd: np.ndarray, events: list[dict[str, Any]], watchdog_ms: float
 ) -> list[dict[str, Any]]:
     """Per watchdog trip of the operator's link: the force just before, when it was zero
-    after the last message (from the command stream), and the largest step per tick in the
-    first 300 ms after the link came back (the ramp)."""
+    after the last message (from the command stream), the largest rise per tick in the first
+    300 ms after the link came back (the ramp), and the most force in the second after."""
     t = op_cmd["host_time_ns"].astype(np.int64)
     f = np.sqrt(op_cmd["fx"] ** 2 + op_cmd["fy"] ** 2 + op_cmd["fz"] ** 2)
     ups = [int(e["at_ns"]) for e in events if e["event"] == "up"]
@@ -207,9 +217,12 @@ def stall_figures(
         if back is not None:
             after = f[(t >= back) & (t < back + 300_000_000)]
             row["first_force_back_n"] = _r(float(after[0]) if after.size else math.nan, 4)
-            row["max_step_back_n"] = _r(float(np.abs(np.diff(after)).max())
+            # a rise: a drop toward zero (the passivity controller cutting force) is the safe way
+            row["max_rise_back_n"] = _r(float(np.diff(after).max())
                                         if after.size > 1 else math.nan, 4)  # fmt: skip
             row["force_300ms_back_n"] = _r(float(after[-1]) if after.size else math.nan, 3)
+            later = f[(t >= back) & (t < back + 1_000_000_000)]
+            row["force_peak_back_n"] = _r(float(later.max()) if later.size else math.nan, 3)
         out.append(row)
     return out
 

@@ -416,7 +416,7 @@ def _setup_teleop(p: argparse.ArgumentParser) -> None:
     p.add_argument("--link", action="store_true",
                    help="run the real operator and follower processes over tcp with CurveZMQ "
                    "through the relay (the palpation scene at --stiffness) instead of the model")
-    p.add_argument("--press-s", type=float, default=4.0,
+    p.add_argument("--press-s", type=float, default=8.0,  # LinkBenchParams.press_s
                    help="--link: seconds each press lasts (default %(default)s)")
     p.add_argument("--loss-mode", choices=("drop", "retransmit"), default="drop",
                    help="--link: a lost message is dropped (a datagram link) or waits for "
@@ -499,11 +499,13 @@ def _cmd_teleop_link(args: argparse.Namespace) -> int:
         t = Table(title=f"link stalls of {args.stall_ms:g} ms at {args.rtt_ms[0]:g} ms round "
                   "trip (time-domain passivity): the operator's side")  # fmt: skip
         for c in ("force before", "zero after last message", "silent", "first force back",
-                  "largest step back (per tick)", "force 300 ms back"):  # fmt: skip
+                  "largest rise back (per tick)", "force 300 ms back",
+                  "most force 1 s back"):  # fmt: skip
             t.add_column(c)
         for s in r["stalls"]:
             t.add_row(*(f"{s.get(k)}" for k in ("force_before_n", "zero_after_ms", "silent_ms",
-                      "first_force_back_n", "max_step_back_n", "force_300ms_back_n")))  # fmt: skip
+                      "first_force_back_n", "max_rise_back_n", "force_300ms_back_n",
+                      "force_peak_back_n")))  # fmt: skip
         Console().print(t)
         Console().print(f"watchdog trips: operator {r['trips_operator']}, follower "
                         f"{r['trips_follower']}; zero force while silent: "
@@ -537,12 +539,13 @@ def _cmd_teleop_link(args: argparse.Namespace) -> int:
               f"{p.press_s:g} s press; energy: most the network generated; trips: watchdog "
               "operator/follower")  # fmt: skip
     for c in ("round trip", "uncompensated", "time-domain passivity",
-              "one-way ms p50 / p99\n(follower − operator clock)", "clock fit offset ms"):
+              "there / back ms p50 (p99)\n(from both clocks)", "clock fit offset ms"):
         t.add_column(c)  # fmt: skip
     for row in r["rows"]:
         b, d = row["baseline"], row["tdpa"]
         t.add_row(f"{row['rtt_ms']:g} ms", cell(b), cell(d),
-                  f"{d['one_way_ms_p50']} / {d['one_way_ms_p99']}", f"{d['clock_offset_ms']}")
+                  f"{d['one_way_ms_p50']} ({d['one_way_ms_p99']}) / {d['back_ms_p50']} "
+                  f"({d['back_ms_p99']})", f"{d['clock_offset_ms']}")
     Console().print(t)
     Console().print(f"{len(r['rows']) * 2} sessions in {r['wall_s']} s")
     return 0

@@ -10,12 +10,16 @@ The follower's side (the follower port, `follower_tick`) turns the newest LEADER
 the reference its loop follows: it moves toward the leader's position each tick at the
 velocity the passivity controller allows (`follower_step`: shrunk, never reversed, while the
 motion would let out more energy than the leader put in), with the contact force the loop
-commanded as the port's effort. When the link was down it holds still (no new reference), and
-on the first messages after it re-anchors: the reference jumps to the leader's position with
-the clutch bit set for `REANCHOR_SAMPLES` samples, so the loop's teleop mapping holds the tool
-and continues from where it was held (`haptics.loop.teleop`: a clutch release never makes the
-tool jump). The same holds while the operator presses the clutch: the reference follows the
-leader with zero velocity, whatever the delay, so a release makes no jump.
+commanded as the port's effort, and never faster than `max_speed_m_per_s` (a reference that
+fell behind catches up as a motion, never as a jump). While the link is down it holds still:
+every tick the same reference (`FollowerOut.held`), so the follower's loop keeps the tool where
+it is and keeps rendering its contact, rather than treating the link as lost input and fading
+force out (which, with the tool in tissue, kept force off until the operator lifted off). Back
+up, the reference continues from where it held toward where the leader was when the link went
+down: what the leader moved meanwhile is not replayed (an offset takes it up), and a lag the
+passivity controller left is still closed, not made permanent. While the operator presses the
+clutch the reference follows the leader with zero velocity, whatever the delay, and the loop
+holds the tool, so a release makes no jump.
 
 Vectors are per axis (three independent 1-D ports: passive per axis is passive in all).
 Nothing here keeps a clock: `now_ns` is an argument.
@@ -32,10 +36,6 @@ from haptics.wire.messages import BUTTON_CLUTCH, FLAG_ARMED, FLAG_ENGAGING
 
 _L = {name: i for i, name in enumerate(LEADER.names)}
 _F = {name: i for i, name in enumerate(FOLLOWER.names)}
-# samples sent with the clutch bit after a (re)connect: 20 ms, so a loop that ticks late and
-# reads only the newest of several samples still sees one (with 2, `haptics bench teleop
-# --link` saw the loop miss both and the tool jump by what the leader moved while down)
-REANCHOR_SAMPLES: Final = 20
 Ports = tuple[PortEnergy, PortEnergy, PortEnergy]
 NO_ENERGY: Final[Ports] = (PortEnergy(), PortEnergy(), PortEnergy())
 
@@ -47,13 +47,23 @@ class LinkParams(NamedTuple):
     watchdog_ns: int = 30_000_000  # nothing valid for this long: the link is down
     ramp_ns: int = 250_000_000  # force returns from zero over this after a (re)connect
     max_damping_ns_per_m: float = 20.0  # the leader's damper bound (the device's stable damping)
+    # share of its not-yet-sent energy a port keeps back each tick (`bilateral.send`): the
+    # leader keeps what its hand put in for ~100 ms, so a device that gives a little back at
+    # once can be shown force without waiting a round trip (force chatters otherwise)
+    leader_keep: float = 0.99
+    follower_keep: float = 0.0
+    # the displayed force may grow by at most this per tick (N): after the passivity
+    # controller cut it, force comes back over tens of ms, not at once (which, on a device that
+    # takes a tick or two to apply it, makes it chatter full on, full off)
+    max_rise_n: float = 0.2
+    max_speed_m_per_s: float = 0.5  # the follower's reference moves toward the leader so fast
     passivity: bool = True  # False: the uncompensated baseline (tests and benches only)
 
 
 # -- leader (operator's side) --------------------------------------------------------------------
 class LeaderState(NamedTuple):
     ports: Ports = NO_ENERGY
-    remote_e_in: Vec3 = ZERO  # the follower's e_in as last received (J)
+    remote_sent: Vec3 = ZERO  # the energy the follower port sent, as last received (J)
     force: Vec3 = ZERO  # the follower's newest force (N, device frame)
     newest_seq: int = 0  # newest FOLLOWER link_seq taken
     newest_sender_ns: int = 0  # its sender time (follower clock)
@@ -62,6 +72,8 @@ class LeaderState(NamedTuple):
     cmd_state_seq: int = 0
     up: bool = False
     up_since_ns: int = 0  # when the link last came up (the ramp starts there)
+    shown: Vec3 = ZERO  # the force displayed last tick (N)
+    silence_ns: int = 0  # the longest silence a message ended since the last tick
     drops: int = 0  # times the watchdog fired
 
 
@@ -74,18 +86,19 @@ class LeaderOut(NamedTuple):
 
 def leader_take(state: LeaderState, values: tuple[float | int, ...], now_ns: int) -> LeaderState:
     """Take one accepted FOLLOWER message (`haptics.wire.link.accept_link` values)."""
-    r = state.remote_e_in
+    r = state.remote_sent
     remote: Vec3 = (  # energies only grow; a late smaller value changes nothing
-        max(r[0], float(values[_F["e_in_x"]])),
-        max(r[1], float(values[_F["e_in_y"]])),
-        max(r[2], float(values[_F["e_in_z"]])),
+        max(r[0], float(values[_F["e_sent_x"]])),
+        max(r[1], float(values[_F["e_sent_y"]])),
+        max(r[2], float(values[_F["e_sent_z"]])),
     )
     return state._replace(
-        remote_e_in=remote,
+        remote_sent=remote,
         force=(float(values[_F["fx"]]), float(values[_F["fy"]]), float(values[_F["fz"]])),
         newest_seq=int(values[_F["link_seq"]]),
         newest_sender_ns=int(values[_F["sender_ns"]]),
         newest_rx_ns=now_ns,
+        silence_ns=max(state.silence_ns, now_ns - state.newest_rx_ns if state.up else 0),
         cmd_seq=int(values[_F["cmd_seq"]]),
         cmd_state_seq=int(values[_F["cmd_state_seq"]]),
     )
@@ -101,6 +114,11 @@ def leader_tick(
     """
     fresh = state.newest_rx_ns != 0 and now_ns - state.newest_rx_ns <= p.watchdog_ns
     dropped = state.up and not fresh
+    if state.up and fresh and state.silence_ns > p.watchdog_ns:
+        # a silence this process did not see (it stalled itself): down and up again, so
+        # force ramps back from zero
+        state = state._replace(up=False, drops=state.drops + 1, shown=ZERO)
+    state = state._replace(silence_ns=0)
     came_up = fresh and not state.up
     if came_up:
         state = state._replace(up=True, up_since_ns=now_ns)
@@ -110,6 +128,7 @@ def leader_tick(
             up=False,
             drops=state.drops + dropped,
             ports=ports,  # type: ignore[arg-type]
+            shown=ZERO,
         )
         return state, LeaderOut(ZERO, 0, dropped, False)
     out: list[float] = []
@@ -118,10 +137,11 @@ def leader_tick(
     # (and its passivity controller limits) is what the device is told to show
     ramp = min(1.0, (now_ns - state.up_since_ns) / p.ramp_ns) if p.ramp_ns > 0 else 1.0
     for i in range(3):
+        asked = _rise_limited(state.force[i] * ramp, state.shown[i], p.max_rise_n)
         if p.passivity:
             port, f, _ = leader_step(
-                state.ports[i], state.remote_e_in[i], state.force[i] * ramp, velocity[i],
-                p.dt_s, p.max_damping_ns_per_m,
+                state.ports[i], state.remote_sent[i], asked, velocity[i],
+                p.dt_s, p.max_damping_ns_per_m, p.leader_keep,
             )  # fmt: skip
         else:
             f = state.force[i] * ramp
@@ -130,27 +150,41 @@ def leader_tick(
         out.append(f)
     flags = FLAG_ARMED | (FLAG_ENGAGING if ramp < 1.0 else 0)
     force: Vec3 = (out[0], out[1], out[2])
-    state = state._replace(ports=(ports_out[0], ports_out[1], ports_out[2]))
+    state = state._replace(ports=(ports_out[0], ports_out[1], ports_out[2]), shown=force)
     return state, LeaderOut(force, flags, False, came_up)
+
+
+def _rise_limited(asked: float, shown: float, max_rise: float) -> float:
+    """The force to ask the port for: `asked`, but grown from the force `shown` last tick by
+    at most `max_rise` in magnitude (a drop, or a change of sign, is taken at once)."""
+    if asked > 0.0 and shown >= 0.0 and asked > shown + max_rise:
+        return shown + max_rise
+    if asked < 0.0 and shown <= 0.0 and asked < shown - max_rise:
+        return shown - max_rise
+    if asked * shown < 0.0 and abs(asked) > max_rise:  # reversing: from zero
+        return max_rise if asked > 0.0 else -max_rise
+    return asked
 
 
 # -- follower (the instrument's side) ------------------------------------------------------------
 class FollowerState(NamedTuple):
     ports: Ports = NO_ENERGY
-    remote_e_in: Vec3 = ZERO  # the leader's e_in as last received (J)
+    remote_sent: Vec3 = ZERO  # the energy the leader port sent, as last received (J)
     reference: Vec3 = ZERO  # where the follower's loop is told the device is (m)
     newest_seq: int = 0  # newest LEADER link_seq taken
     newest_rx_ns: int = 0  # when it arrived (follower clock); 0: never
     up: bool = False
-    reanchor: int = 0  # samples still to send with the clutch bit
     drops: int = 0
+    raw: Vec3 = ZERO  # the leader's newest position as received (m)
+    offset: Vec3 = ZERO  # added to it: what the leader moved while the link was down (m)
 
 
 class FollowerOut(NamedTuple):
     position: Vec3  # the reference to publish as the sample's position (m)
     velocity: Vec3  # its velocity (m/s)
-    buttons: int  # the leader's buttons, with the clutch bit while re-anchoring
+    buttons: int  # the leader's buttons (none while held)
     dropped: bool  # the watchdog fired this tick
+    held: bool = False  # the link is down: the reference holds where it is
 
 
 def follower_tick(
@@ -162,43 +196,69 @@ def follower_tick(
 ) -> tuple[FollowerState, FollowerOut | None]:
     """One tick at the follower: the sample to publish to its loop, or None (nothing new).
 
+    While the link is down (after it was up) every tick gives a held sample: the last
+    reference, still, so the loop keeps rendering the tool where it is (its own input
+    watchdog stays for a link process that died) and the operator's ramp is what brings force
+    back when the link returns. Back, the reference continues from where it held toward where
+    the leader was when the link went down (what it moved meanwhile is not replayed), at most
+    at `max_speed_m_per_s` and as passivity allows: no jump, and no lag made permanent.
+
     leader: this tick's newest accepted LEADER message (`accept_link` values) or None;
     contact_force: the force the follower's loop commanded last (N, device frame: the
     tissue pushing the tool back), the port's effort with the opposite sign.
     """
     if leader is None:
         if state.up and now_ns - state.newest_rx_ns > p.watchdog_ns:
-            return state._replace(up=False, drops=state.drops + 1), FollowerOut(
-                state.reference, ZERO, 0, True
-            )
+            state = state._replace(up=False, drops=state.drops + 1)
+            return state, FollowerOut(state.reference, ZERO, 0, True, True)
+        if not state.up and state.newest_rx_ns != 0:  # down after having been up: hold
+            return state, FollowerOut(state.reference, ZERO, 0, False, True)
         return state, None
-    r = state.remote_e_in
+    if state.up and now_ns - state.newest_rx_ns > p.watchdog_ns:
+        # a message after a silence longer than the watchdog that this side did not see as
+        # one (this process itself stalled): down and up again
+        state = state._replace(up=False, drops=state.drops + 1)
+    r = state.remote_sent
     state = state._replace(
-        remote_e_in=(
-            max(r[0], float(leader[_L["e_in_x"]])),
-            max(r[1], float(leader[_L["e_in_y"]])),
-            max(r[2], float(leader[_L["e_in_z"]])),
+        remote_sent=(
+            max(r[0], float(leader[_L["e_sent_x"]])),
+            max(r[1], float(leader[_L["e_sent_y"]])),
+            max(r[2], float(leader[_L["e_sent_z"]])),
         ),
         newest_seq=int(leader[_L["link_seq"]]),
         newest_rx_ns=now_ns,
     )
-    target: Vec3 = (float(leader[_L["px"]]), float(leader[_L["py"]]), float(leader[_L["pz"]]))
+    raw: Vec3 = (float(leader[_L["px"]]), float(leader[_L["py"]]), float(leader[_L["pz"]]))
     buttons = int(leader[_L["buttons"]])
-    if not state.up:  # (re)connected: re-anchor under the clutch
-        state = state._replace(up=True, reanchor=REANCHOR_SAMPLES)
-    if state.reanchor > 0 or buttons & BUTTON_CLUTCH:
-        # the loop holds the tool while the clutch bit is set: follow the leader at once
-        left = max(state.reanchor - 1, 0)
+    first = not state.up and state.drops == 0
+    if not state.up:
+        o = state.offset
+        if not first:  # back: what the leader moved while the link was down is not replayed
+            last = state.raw
+            o = (o[0] + last[0] - raw[0], o[1] + last[1] - raw[1], o[2] + last[2] - raw[2])
+        state = state._replace(up=True, offset=o)
+    o = state.offset
+    state = state._replace(raw=raw)
+    target: Vec3 = (raw[0] + o[0], raw[1] + o[1], raw[2] + o[2])
+    if first or buttons & BUTTON_CLUTCH:
+        # the first sample (nothing to continue from), or the operator's clutch: the loop
+        # holds the tool while it is pressed, and the reference follows the leader at once,
+        # so the release continues from where the leader is, whatever the delay
         ports = tuple(account(port, 0.0, p.dt_s) for port in state.ports)
-        state = state._replace(reference=target, reanchor=left, ports=ports)  # type: ignore[arg-type]
-        return state, FollowerOut(target, ZERO, buttons | BUTTON_CLUTCH, False)
+        state = state._replace(reference=target, ports=ports)  # type: ignore[arg-type]
+        return state, FollowerOut(target, ZERO, buttons, False)
     dt = p.dt_s
     ref, vel, ports_out = [], [], []
+    step = p.max_speed_m_per_s * dt
     for i in range(3):
-        v = (target[i] - state.reference[i]) / dt
+        # toward the leader at most at max_speed: a reference that fell behind (energy was
+        # short, messages were lost) catches up as a motion, never as a jump
+        v = max(-step, min(step, target[i] - state.reference[i])) / dt
         effort = -contact_force[i]  # the tool pushes the tissue with minus what it feels
         if p.passivity:
-            port, v, _ = follower_step(state.ports[i], state.remote_e_in[i], v, dt, effort)
+            port, v, _ = follower_step(
+                state.ports[i], state.remote_sent[i], v, dt, effort, 0.0, p.follower_keep
+            )
         else:
             port = account(state.ports[i], effort * v, dt)
         ports_out.append(port)
@@ -215,12 +275,12 @@ def follower_keepalive(
     """Take a LEADER message that repeats the sample already taken (the operator sends one
     every tick, so the link's liveness does not depend on the device's timing): its energy
     and arrival count; the reference does not move."""
-    r = state.remote_e_in
+    r = state.remote_sent
     return state._replace(
-        remote_e_in=(
-            max(r[0], float(leader[_L["e_in_x"]])),
-            max(r[1], float(leader[_L["e_in_y"]])),
-            max(r[2], float(leader[_L["e_in_z"]])),
+        remote_sent=(
+            max(r[0], float(leader[_L["e_sent_x"]])),
+            max(r[1], float(leader[_L["e_sent_y"]])),
+            max(r[2], float(leader[_L["e_sent_z"]])),
         ),
         newest_seq=int(leader[_L["link_seq"]]),
         newest_rx_ns=now_ns if state.up else state.newest_rx_ns,
@@ -228,5 +288,5 @@ def follower_keepalive(
 
 
 def energies(ports: Ports) -> Vec3:
-    """Each axis's energy into the network at this port (J): what a message carries."""
-    return (ports[0].e_in, ports[1].e_in, ports[2].e_in)
+    """Each axis's energy this port has sent the other side (J): what a message carries."""
+    return (ports[0].sent, ports[1].sent, ports[2].sent)

@@ -19,8 +19,11 @@ that session and a ZeroMQ tcp connection authenticated and encrypted with CurveZ
   passivity-limited reference (`follower_tick`), `device_time_ns` the operator's clock at
   send, `host_time_ns` its own on receipt and `cmd_latency_ns` the link's round trip, so the
   recorded state stream relates the two clocks (`haptics.session.clock.link_clock`).
-  Link down: it publishes nothing (the loop holds the tool still and fades force to zero);
-  back up: it re-anchors under the clutch bit, so the tool does not jump.
+  Link down: every tick it publishes the last reference again, still, marked
+  `STATUS_LINK_HELD` (the loop holds the tool and keeps rendering its contact; the operator's
+  side has zeroed force); back up: the reference moves on from where it held (what the leader
+  did meanwhile is not replayed, no faster than `LinkParams.max_speed_m_per_s`), and the
+  operator's ramp brings force back.
 * Both links count malformed and replayed messages and ignore them (`accept_link`).
 """
 
@@ -85,7 +88,7 @@ from haptics.wire.curve import (
     watch_handshake,
 )
 from haptics.wire.link import FOLLOWER, LEADER, LINK_BAD, LINK_NEW, LINK_REPLAY, accept_link
-from haptics.wire.messages import COMMAND, FLAG_STOPPING, STATE
+from haptics.wire.messages import COMMAND, FLAG_STOPPING, STATE, STATUS_LINK_HELD
 from haptics.wire.transport import (
     check_bind_allowed,
     drain_latest,
@@ -120,6 +123,8 @@ class LinkConfig(BaseModel):
     watchdog_ms: float = Field(30.0, gt=0, le=1000.0)
     ramp_ms: float = Field(250.0, ge=0, le=10_000.0)
     max_damping_ns_per_m: float = Field(20.0, ge=0)
+    # the share of its unsent energy the leader port keeps each tick (`bilateral.send`)
+    leader_keep: float = Field(LinkParams._field_defaults["leader_keep"], ge=0.0, lt=1.0)
     passivity: bool = True
     connect_timeout_s: float = Field(10.0, gt=0, le=600.0)
     start_timeout_s: float = 20.0
@@ -127,11 +132,12 @@ class LinkConfig(BaseModel):
 
     def params(self) -> LinkParams:
         return LinkParams(
-            1.0 / self.rate_hz,
-            int(self.watchdog_ms * 1e6),
-            int(self.ramp_ms * 1e6),
-            self.max_damping_ns_per_m,
-            self.passivity,
+            dt_s=1.0 / self.rate_hz,
+            watchdog_ns=int(self.watchdog_ms * 1e6),
+            ramp_ns=int(self.ramp_ms * 1e6),
+            max_damping_ns_per_m=self.max_damping_ns_per_m,
+            leader_keep=self.leader_keep,
+            passivity=self.passivity,
         )
 
 
@@ -351,7 +357,7 @@ def run_follower_link(cfg: LinkConfig) -> None:
     commands = subscriber(ctx, cfg.endpoints["command"], conflate=True)
     stats: dict[str, Any] = {
         "ready": False, "ticks": 0, "up": False, "drops": 0, "received": 0, "bad": 0,
-        "replayed": 0, "published": 0, "sent": 0, "rtt_ms": None, "rtt_min_ms": None,
+        "replayed": 0, "published": 0, "held": 0, "sent": 0, "rtt_ms": None, "rtt_min_ms": None,
         "events": [], "peer": cfg.peer,
         "notes": [m for m in [cfg.realtime_priority and make_realtime(cfg.realtime_priority)] if m],
     }  # fmt: skip
@@ -399,6 +405,8 @@ def _follower_ticks(
     tick_no = 0
     rtt_min = -1
     published_seq = -1  # the device seq of the newest sample published to the loop
+    out_seq = 0  # the seq of the newest STATE published (held samples count on from it)
+    last: tuple[float | int, ...] | None = None  # the newest LEADER sample published
     deadline = time.monotonic_ns() + period
     while not stop.set:
         _wait(link, deadline)
@@ -436,6 +444,16 @@ def _follower_ticks(
         st, out = follower_tick(p, st, newest, force, now)
         if out is not None and out.dropped:
             _note(stats, {"event": "down", "last_rx_ns": st.newest_rx_ns, "at_ns": now})
+        if out is not None and out.held and last is not None:
+            # down: the last sample again, still, under the clutch and marked held
+            pos = out.position
+            out_seq += 1
+            states.send(STATE.pack(
+                out_seq, last[3], now, pos[0], pos[1], pos[2], 0.0, 0.0, 0.0, *last[12:15],
+                out.buttons, int(last[19]) | STATUS_LINK_HELD, last[26], last[27], -1,
+                *last[15:18],
+            ))  # fmt: skip
+            stats["held"] += 1
         elif out is not None and newest is not None:
             if not was_up:
                 _note(stats, {"event": "up", "at_ns": now})
@@ -444,13 +462,15 @@ def _follower_ticks(
                 rtt_min = rtt if rtt_min < 0 else min(rtt_min, rtt)
                 stats["rtt_ms"], stats["rtt_min_ms"] = round(rtt / 1e6, 3), round(rtt_min / 1e6, 3)
             pos, vel = out.position, out.velocity
+            # the device's seq, unless held samples ran ahead of it (the loop wants it rising)
+            out_seq = max(int(newest[4]), out_seq + 1)
             states.send(STATE.pack(
-                newest[4], newest[3], now, pos[0], pos[1], pos[2], vel[0], vel[1], vel[2],
+                out_seq, newest[3], now, pos[0], pos[1], pos[2], vel[0], vel[1], vel[2],
                 *newest[12:15], out.buttons, newest[19], newest[26], newest[27], rtt,
                 *newest[15:18],
             ))  # fmt: skip
             stats["published"] += 1
-            published_seq = int(newest[4])
+            published_seq, last = int(newest[4]), newest
         stats["up"] = st.up
         if peer is not None and st.up:
             link_seq += 1
@@ -681,7 +701,11 @@ class FollowerConfig(BaseModel):
     duration_s: float | None = Field(None, gt=0)
     record_dir: Path | None = Path("sessions")
     rate_hz: float = Field(1000.0, ge=50.0, le=10_000.0)
-    safety: SafetyPolicy = Field(default_factory=SafetyPolicy)
+    # the loop engages at any force (after a stop or the operator's device going off), then
+    # ramps in: its force reaches no hand directly, only through the operator's link, which
+    # ramps from zero whenever the link comes back and limits how fast force grows. The
+    # usual engage-below rule would keep force off for as long as the tool is in tissue.
+    safety: SafetyPolicy = Field(default_factory=lambda: SafetyPolicy(engage_below_n=200.0))
     mapping: Mapping = Field(default_factory=Mapping)
     monitor: bool = True
     link: LinkConfig

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from haptics.wire.messages import STATUS_LINK_HELD
+
 
 def clock_mapping(device_ns: np.ndarray, host_ns: np.ndarray) -> dict[str, float]:
     """Least-squares host = offset + (1 + drift) · device; residual p99 in µs (pure).
@@ -55,3 +57,10 @@ def link_clock(
         "rtt_min_ms": round(float(rtt.min()) / 1e6, 3),
         "samples": float(follower.size),
     }
+
+
+def live_samples(status: np.ndarray) -> np.ndarray:
+    """Which state rows the device (or the operator's side of a link) sent: a mask without
+    the held samples a teleoperation follower's link repeats while the link is down
+    (`STATUS_LINK_HELD`: their device time is the last one sent, not a new reading)."""
+    return np.asarray((status.astype(np.uint32) & STATUS_LINK_HELD) == 0)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from haptics.session.clock import clock_mapping
+from haptics.session.clock import clock_mapping, live_samples
 from haptics.session.figures import magnitude
 from haptics.session.reading import Session
 from haptics.session.streams import seq_column
@@ -81,9 +81,11 @@ def qa_report(session: Session, thresholds: QAThresholds | None = None) -> dict[
     }
     checks["loop_overruns"] = missed <= th.max_missed_ticks
     state = session.arrays("state") if "state" in streams else {}
+    sent = live_samples(state.get("status", np.zeros(0, dtype=np.uint32)))
     try:
         out["clock"] = clock_mapping(
-            state.get("device_time_ns", np.zeros(0)), state.get("host_time_ns", np.zeros(0))
+            state.get("device_time_ns", np.zeros(0))[sent],
+            state.get("host_time_ns", np.zeros(0))[sent],
         )
         checks["clock"] = out["clock"]["residual_p99_us"] <= th.max_clock_residual_us
     except (ValueError, np.linalg.LinAlgError) as exc:

@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field, ValidationError
 from haptics.errors import MessageError, RecorderError, SessionError
 from haptics.process import child_setup, keep_off_loop_cpu
 from haptics.session.camera import frame_hwm, split_frame
-from haptics.session.clock import clock_mapping
+from haptics.session.clock import clock_mapping, live_samples
 from haptics.session.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -462,8 +462,9 @@ class Recording:
             table, _ = read_stream(self.cfg.session_dir / "state.arrows")
         except (RecorderError, OSError, SessionError) as exc:
             return {"error": str(exc)}
-        dev = table.column("device_time_ns").to_numpy()
-        host = table.column("host_time_ns").to_numpy()
+        sent = live_samples(table.column("status").to_numpy())
+        dev = table.column("device_time_ns").to_numpy()[sent]
+        host = table.column("host_time_ns").to_numpy()[sent]
         try:
             fit = clock_mapping(dev, host)
         except (ValueError, np.linalg.LinAlgError) as exc:  # e.g. a device clock that never moved

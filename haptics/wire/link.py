@@ -1,7 +1,7 @@
 """The teleoperation link's two messages and how a receiver accepts them (pure).
 
-The operator's side (the leader) sends LEADER: the device sample it just read, the energy
-that entered the network at its port (time-domain passivity, `haptics.loop.bilateral`) and an
+The operator's side (the leader) sends LEADER: the device sample it just read, the energy its
+port passes on to the follower (time-domain passivity, `haptics.loop.bilateral.send`) and an
 echo of the newest FOLLOWER it received (for the round trip). The follower's side sends
 FOLLOWER: the force its loop commanded and its port's energy. Each message carries a link
 sequence number and its sender's `time.monotonic_ns()`; the two hosts' clocks are unrelated
@@ -40,7 +40,7 @@ LEADER = Layout(
         ("afx", "f8"), ("afy", "f8"), ("afz", "f8"),  # applied
         ("buttons", "u4"),
         ("status", "u4"),
-        *((f"e_in_{a}", "f8") for a in _VEC),  # energy into the network at the leader (J)
+        *((f"e_sent_{a}", "f8") for a in _VEC),  # energy the leader port sent (J)
         ("echo_seq", "u8"),  # newest FOLLOWER link_seq received (0: none)
         ("echo_sender_ns", "i8"),  # its sender_ns (follower clock)
         ("echo_hold_ns", "i8"),  # operator time from its arrival to this send (-1: none)
@@ -61,7 +61,7 @@ FOLLOWER = Layout(
         ("cmd_state_seq", "u8"),
         ("fx", "f8"), ("fy", "f8"), ("fz", "f8"),  # force to show the operator (device frame)
         ("flags", "u4"),
-        *((f"e_in_{a}", "f8") for a in _VEC),  # energy into the network at the follower (J)
+        *((f"e_sent_{a}", "f8") for a in _VEC),  # energy the follower port sent (J)
     ),
 )  # fmt: skip
 

@@ -324,6 +324,9 @@ STATUS_CLAMPED: Final = 1 << 3  # the device's own clamp limited the last comman
 # Set by the driver process: the sample holds non-finite or physically absurd values (see
 # haptics.devices.device.plausible); recorded as it came, never used for force.
 STATUS_BAD_SAMPLE: Final = 1 << 4
+# Set by a teleoperation follower's link: the link is down and this sample repeats the last
+# reference (the tool holds still); the loop renders it as usual, nothing reaches the operator.
+STATUS_LINK_HELD: Final = 1 << 5
 
 # Bits in STATE.buttons
 BUTTON_CLUTCH: Final = 1 << 0  # held: the tool stays put while the hand repositions

