@@ -1,10 +1,11 @@
 """The two ends of the teleoperation link, one tick each, as pure functions.
 
 The operator's side (the leader port, `leader_tick`) turns the newest FOLLOWER message into
-the force to show on the device: time-domain passivity on each axis (an adaptive damper,
-`haptics.loop.bilateral.leader_step`), a watchdog that zeroes force when nothing valid came
-for `watchdog_ms` (30 ms, dVRK's), and a ramp from zero when the link comes back, so force
-never jumps on reconnect.
+the force to show on the device: time-domain passivity on each axis (an adaptive damper
+bounded by the device's, then force bounding: `haptics.loop.bilateral.leader_step`), a rise
+limit (`max_rise_n` a tick), a watchdog that zeroes force when nothing valid came for
+`watchdog_ms` (30 ms, dVRK's), and a ramp from zero when the link comes back, so force never
+jumps on reconnect.
 
 The follower's side (the follower port, `follower_tick`) turns the newest LEADER message into
 the reference its loop follows: it moves toward the leader's position each tick at the
@@ -156,7 +157,8 @@ def leader_tick(
 
 def _rise_limited(asked: float, shown: float, max_rise: float) -> float:
     """The force to ask the port for: `asked`, but grown from the force `shown` last tick by
-    at most `max_rise` in magnitude (a drop, or a change of sign, is taken at once)."""
+    at most `max_rise` in magnitude. A drop is taken at once; a change of sign starts again
+    from zero (at most `max_rise` the other way)."""
     if asked > 0.0 and shown >= 0.0 and asked > shown + max_rise:
         return shown + max_rise
     if asked < 0.0 and shown <= 0.0 and asked < shown - max_rise:
