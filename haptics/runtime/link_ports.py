@@ -178,6 +178,7 @@ class FollowerState(NamedTuple):
     up: bool = False
     drops: int = 0
     raw: Vec3 = ZERO  # the leader's newest position as received (m)
+    moved_ns: int = 0  # when the reference last moved (follower clock); 0: never
     offset: Vec3 = ZERO  # added to it: what the leader moved while the link was down (m)
 
 
@@ -247,11 +248,14 @@ def follower_tick(
         # holds the tool while it is pressed, and the reference follows the leader at once,
         # so the release continues from where the leader is, whatever the delay
         ports = tuple(account(port, 0.0, p.dt_s) for port in state.ports)
-        state = state._replace(reference=target, ports=ports)  # type: ignore[arg-type]
+        state = state._replace(reference=target, ports=ports, moved_ns=now_ns)  # type: ignore[arg-type]
         return state, FollowerOut(target, ZERO, buttons, False)
     dt = p.dt_s
     ref, vel, ports_out = [], [], []
-    step = p.max_speed_m_per_s * dt
+    # a tick's step: at most max_speed over one period, and over the time since the last
+    # step when ticks come faster (a burst of messages wakes this side early)
+    since_s = (now_ns - state.moved_ns) / 1e9 if state.moved_ns else dt
+    step = p.max_speed_m_per_s * min(dt, max(since_s, 0.0))
     for i in range(3):
         # toward the leader at most at max_speed: a reference that fell behind (energy was
         # short, messages were lost) catches up as a motion, never as a jump
@@ -267,7 +271,9 @@ def follower_tick(
         vel.append(v)
         ref.append(state.reference[i] + v * dt)
     reference: Vec3 = (ref[0], ref[1], ref[2])
-    state = state._replace(reference=reference, ports=(ports_out[0], ports_out[1], ports_out[2]))
+    state = state._replace(
+        reference=reference, ports=(ports_out[0], ports_out[1], ports_out[2]), moved_ns=now_ns
+    )
     return state, FollowerOut(reference, (vel[0], vel[1], vel[2]), buttons, False)
 
 

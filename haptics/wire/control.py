@@ -169,7 +169,10 @@ class ControlServer:
         self.sock.send(json.dumps(obj, default=str).encode())
 
     def close(self) -> None:
-        self.sock.close(0)
+        # linger: a reply sent just before (a process answers "stop", then ends) is still on
+        # its way out; with linger 0 it was dropped now and then on a loaded machine, and the
+        # caller saw "no answer to 'stop'". 500 ms bounds the wait when no one reads it.
+        self.sock.close(linger=500)
 
 
 def request(

@@ -254,7 +254,7 @@ def test_session_over_the_relay_survives_a_dropped_link(
     assert np.all(state["vz"][held] == 0.0) and np.ptp(state["pz"][start:back_at]) == 0.0
     # back: the reference moves on from where it held, no faster than the speed limit
     after = slice(back_at - 1, back_at + 300)
-    allowed = LinkParams().max_speed_m_per_s * np.diff(host[after]) / 1e9 + 1e-9
+    allowed = LinkParams().max_speed_m_per_s * np.diff(host[after]) / 1e9 + 1e-4
     assert np.all(np.abs(np.diff(state["pz"][after])) <= allowed)
 
     # both clocks: the operator's at send, the follower's on receipt, and the round trip

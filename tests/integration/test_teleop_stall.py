@@ -68,7 +68,7 @@ def test_a_stalled_link_zeroes_force_and_holds_the_tool_and_dropped_messages_pas
 
     # the follower: while the link is down its link republishes the held reference every
     # tick, still, marked held; the loop's input never goes stale, the tool holds still;
-    # back, the tool moves on from where it held, never faster than the link's speed limit
+    # back, the reference moves on from where it held, never faster than the speed limit
     s = haptics.open_session(run["session"])
     tel, state = s.arrays("telemetry"), s.arrays("state")
     t, z, host = tel["wake_ns"], tel["tool_z"], state["host_time_ns"]
@@ -85,16 +85,17 @@ def test_a_stalled_link_zeroes_force_and_holds_the_tool_and_dropped_messages_pas
         if b is None or host[-1] - host[b] < 500_000_000:
             continue  # the session ended in this hold
         long_holds += host[b - 1] - host[a] > 150_000_000  # a relay stall, not a hiccup
-        silent = (t > host[a] + 5_000_000) & (t < host[b])
-        assert np.ptp(z[silent]) < 1e-6, float(np.ptp(z[silent]))
+        silent = (t > host[a] + 5_000_000) & (t < host[b])  # empty for a hold of a few ms
+        assert not silent.any() or np.ptp(z[silent]) < 1e-6, float(np.ptp(z[silent]))
         assert not np.any(lost[silent]), "the loop lost its input while the link was held"
-        back = (t > host[b] - 50_000_000) & (t < host[b] + 500_000_000)
-        assert_no_jump(t[back], z[back])
+        back = (host > host[b] - 50_000_000) & (host < host[b] + 500_000_000)
+        assert_no_jump(host[back], state["pz"][back])
     assert long_holds >= 1, "no stall-long hold: the test proves nothing"
 
 
 def assert_no_jump(t_ns: np.ndarray, z: np.ndarray) -> None:
-    """The tool moved no faster than the follower link's speed limit (0.1 mm of slack)."""
+    """The reference the follower's link published moved no faster than its speed limit, one
+    link tick at a time (0.1 mm of slack for a tick that ran a little early)."""
     allowed = LinkParams().max_speed_m_per_s * np.diff(t_ns) / 1e9 + 1e-4
     steps = np.abs(np.diff(z))
     assert np.all(steps <= allowed), float((steps - allowed).max())
