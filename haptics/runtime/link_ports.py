@@ -37,6 +37,8 @@ from haptics.wire.messages import BUTTON_CLUTCH, FLAG_ARMED, FLAG_ENGAGING
 
 _L = {name: i for i, name in enumerate(LEADER.names)}
 _F = {name: i for i, name in enumerate(FOLLOWER.names)}
+_L_SENT = (_L["e_sent_x"], _L["e_sent_y"], _L["e_sent_z"])
+_F_SENT = (_F["e_sent_x"], _F["e_sent_y"], _F["e_sent_z"])
 Ports = tuple[PortEnergy, PortEnergy, PortEnergy]
 NO_ENERGY: Final[Ports] = (PortEnergy(), PortEnergy(), PortEnergy())
 
@@ -87,14 +89,8 @@ class LeaderOut(NamedTuple):
 
 def leader_take(state: LeaderState, values: tuple[float | int, ...], now_ns: int) -> LeaderState:
     """Take one accepted FOLLOWER message (`haptics.wire.link.accept_link` values)."""
-    r = state.remote_sent
-    remote: Vec3 = (  # energies only grow; a late smaller value changes nothing
-        max(r[0], float(values[_F["e_sent_x"]])),
-        max(r[1], float(values[_F["e_sent_y"]])),
-        max(r[2], float(values[_F["e_sent_z"]])),
-    )
     return state._replace(
-        remote_sent=remote,
+        remote_sent=_newer_sent(state.remote_sent, values, _F_SENT),
         force=(float(values[_F["fx"]]), float(values[_F["fy"]]), float(values[_F["fz"]])),
         newest_seq=int(values[_F["link_seq"]]),
         newest_sender_ns=int(values[_F["sender_ns"]]),
@@ -221,13 +217,8 @@ def follower_tick(
         # a message after a silence longer than the watchdog that this side did not see as
         # one (this process itself stalled): down and up again
         state = state._replace(up=False, drops=state.drops + 1)
-    r = state.remote_sent
     state = state._replace(
-        remote_sent=(
-            max(r[0], float(leader[_L["e_sent_x"]])),
-            max(r[1], float(leader[_L["e_sent_y"]])),
-            max(r[2], float(leader[_L["e_sent_z"]])),
-        ),
+        remote_sent=_newer_sent(state.remote_sent, leader, _L_SENT),
         newest_seq=int(leader[_L["link_seq"]]),
         newest_rx_ns=now_ns,
     )
@@ -283,15 +274,22 @@ def follower_keepalive(
     """Take a LEADER message that repeats the sample already taken (the operator sends one
     every tick, so the link's liveness does not depend on the device's timing): its energy
     and arrival count; the reference does not move."""
-    r = state.remote_sent
     return state._replace(
-        remote_sent=(
-            max(r[0], float(leader[_L["e_sent_x"]])),
-            max(r[1], float(leader[_L["e_sent_y"]])),
-            max(r[2], float(leader[_L["e_sent_z"]])),
-        ),
+        remote_sent=_newer_sent(state.remote_sent, leader, _L_SENT),
         newest_seq=int(leader[_L["link_seq"]]),
         newest_rx_ns=now_ns if state.up else state.newest_rx_ns,
+    )
+
+
+def _newer_sent(
+    known: Vec3, values: tuple[float | int, ...], fields: tuple[int, int, int]
+) -> Vec3:
+    """The other side's sent energy per axis: energies only grow, so a late, smaller value
+    changes nothing."""
+    return (
+        max(known[0], float(values[fields[0]])),
+        max(known[1], float(values[fields[1]])),
+        max(known[2], float(values[fields[2]])),
     )
 
 

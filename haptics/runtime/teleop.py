@@ -404,7 +404,6 @@ def _follower_ticks(
     link_seq = 0
     tick_no = 0
     rtt_min = -1
-    published_seq = -1  # the device seq of the newest sample published to the loop
     out_seq = 0  # the seq of the newest STATE published (held samples count on from it)
     last: tuple[float | int, ...] | None = None  # the newest LEADER sample published
     deadline = time.monotonic_ns() + period
@@ -438,7 +437,7 @@ def _follower_ticks(
                 cmd = (int(c[2]), int(c[3]), int(c[8]))
             except HapticsError:
                 stats["bad_commands"] = stats.get("bad_commands", 0) + 1
-        if newest is not None and st.up and int(newest[4]) == published_seq:
+        if newest is not None and st.up and last is not None and newest[4] == last[4]:
             st, newest = follower_keepalive(st, newest, now), None  # a repeated sample
         was_up = st.up
         st, out = follower_tick(p, st, newest, force, now)
@@ -470,7 +469,7 @@ def _follower_ticks(
                 *newest[15:18],
             ))  # fmt: skip
             stats["published"] += 1
-            published_seq, last = int(newest[4]), newest
+            last = newest
         stats["up"] = st.up
         if peer is not None and st.up:
             link_seq += 1
