@@ -15,7 +15,7 @@ import pytest
 
 from haptics.loop.teleop import Mapping, device_to_tool
 from haptics.runtime.orchestrator import SessionConfig, SessionRun
-from haptics.runtime.replay import compare_forces, replay_session
+from haptics.runtime.replay import compare_forces, force_by_state_seq, replay_session
 from haptics.session.reading import open_session
 from haptics.wire.messages import BUTTON_CLUTCH
 
@@ -32,6 +32,25 @@ def _record(tmp: Path, **cfg: object) -> Path:
     return Path(run.result["session"])
 
 
+def _assert_compared_throughout(original: Path, replay: Path, ticked: np.ndarray) -> None:
+    """The replay's forces were compared across the whole session the original loop ticked
+    on (`ticked`: those state sequence numbers): most of its samples, from its start to its
+    end, with no stretch left out.
+
+    Each run answers the newest sample at each tick, so a tick a loaded machine delays skips
+    samples, and the original and the replay skip different ones: on 2 busy cores CI saw 85 %
+    in common. What a broken replay shows is not a few skipped samples but a stretch missing,
+    a shifted sequence or an early end."""
+    a_seq, _ = force_by_state_seq(open_session(original))
+    b_seq, _ = force_by_state_seq(open_session(replay))
+    common = np.intersect1d(a_seq, b_seq).astype(np.int64)
+    first, last = int(ticked[0]), int(ticked[-1])
+    common = common[(common >= first) & (common <= last)]
+    assert common.size > 0.7 * ticked.size, (common.size, ticked.size)
+    assert common[0] - first < 100 and last - common[-1] < 100, (first, last, common)
+    assert np.diff(common).max() < 100, int(np.diff(common).max())
+
+
 def test_replay_reproduces_forces_and_detects_a_changed_renderer(tmp_path: Path) -> None:
     original = _record(tmp_path / "orig", duration_s=4.0, scene_params={"seed": 5})
     done = haptics(
@@ -39,7 +58,10 @@ def test_replay_reproduces_forces_and_detects_a_changed_renderer(tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["samples_compared"] > 0.9 * result["samples_recorded"]
+    session = open_session(original)
+    recorded, tel = session.arrays("state"), session.arrays("telemetry")
+    ticked = recorded["seq"][recorded["host_time_ns"] >= tel["wake_ns"][0]]
+    _assert_compared_throughout(original, Path(result["replay"]), ticked)
     assert result["peak_force_n"] > 0.5
     assert result["force_rmse_n"] < 0.01 * result["peak_force_n"]
     assert result["loop_config"] == "recorded" and result["loop_defaults_used_for"] == []
@@ -94,8 +116,8 @@ def test_replay_of_a_clutched_session_with_its_own_mapping_reproduces_its_forces
     assert same["loop_config"] == "recorded"
     # the state stream starts before arm (the device streams while the loop builds its
     # scene); the samples the original loop ticked on are what a replay can compare
-    ticked = int(np.count_nonzero(recorded["host_time_ns"] >= tel["wake_ns"][0]))
-    assert same["samples_compared"] > 0.9 * ticked, (same["samples_compared"], ticked)
+    ticked = recorded["seq"][recorded["host_time_ns"] >= tel["wake_ns"][0]]
+    _assert_compared_throughout(original, Path(same["replay"]), ticked)
     assert same["peak_force_n"] > 0.5
     assert same["force_rmse_n"] < 0.01 * same["peak_force_n"]
     # the replay device pressed the recorded buttons, sample for sample
