@@ -68,6 +68,38 @@ def phase_correction(
     return step
 
 
+def arrival_step(
+    lag_ns: int | None,
+    waiting: bool,
+    sample_age_ns: int,
+    target_ns: int,
+    period_ns: int,
+    gain: float,
+    max_step_ns: int,
+    catch_up_ns: int,
+) -> int:
+    """Deadline step for a loop that ticks when the device's sample arrives (positive = later).
+
+    The loop sleeps, then watches its socket in a window before the deadline. `lag_ns`:
+    deadline − arrival of the sample seen in the window (None: none came by the deadline).
+    `waiting`: a message was already waiting when the window opened. Its arrival time is then
+    unknown: it came during the sleep, so the tick started late by an unknown amount.
+    `sample_age_ns`: tick wake − host time of the newest sample.
+
+    A sample seen in the window steers the deadline to `target_ns` after the arrivals in
+    steps of at most `max_step_ns` (`phase_correction`). A sample that was already waiting
+    says which way the window must go, not how far, so the window moves by `catch_up_ns`:
+    - fresh (younger than half a period): it came shortly before the window: move earlier;
+    - stale (older): it came just after the previous tick and the next one is still to come:
+      move later. Moving earlier would also get there, the long way round: a first version
+      did that and spent most of a session locked onto the previous period's samples, each
+      answered ~0.4 ms late, creeping back at 5 µs a tick after every upset.
+    """
+    if waiting:
+        return catch_up_ns if sample_age_ns > period_ns // 2 else -catch_up_ns
+    return phase_correction(lag_ns, target_ns, period_ns, gain, max_step_ns)
+
+
 def quantile_step(late: bool, up_ns: int, down_ns: int) -> int:
     """Deadline step that tracks a quantile of sample arrival times (positive = later).
 

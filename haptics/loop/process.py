@@ -14,7 +14,7 @@ from typing import Any, Literal
 import zmq
 from pydantic import BaseModel, Field
 
-from haptics.loop.clock import next_deadline, phase_correction, quantile_step
+from haptics.loop.clock import arrival_step, next_deadline, quantile_step
 from haptics.loop.safety import SafetyPolicy
 from haptics.loop.scene import Scene, make_scene
 from haptics.loop.teleop import Mapping
@@ -44,6 +44,9 @@ I32_MAX = 2**31 - 1  # telemetry's int32 timing fields saturate instead of raisi
 # At most this many state messages are read per tick: a flood cannot starve the tick; the rest
 # wait (the subscriber's queue is bounded) and the skipped ones are counted.
 MAX_DRAIN = 64
+# Ticking on arrival, the deadline moves at most 5 µs a tick while it tracks the arrivals,
+# and by this much while the arrivals fall outside its window (clock.arrival_step).
+ARRIVAL_CATCH_UP_NS = 25_000
 
 
 class LoopConfig(BaseModel):
@@ -59,7 +62,8 @@ class LoopConfig(BaseModel):
     scheduler: Literal["deadline", "naive"] = "deadline"
     phase_lock: bool = True  # slide the grid so ticks follow the device's samples closely
     # grid: tick exactly on the (phase-locked) deadline; arrival: the moment a sample arrives
-    # in the spin window before it (the deadline is then a fallback for a late sample)
+    # in the spin window around it (from spin_us before to half a period after: a tick
+    # without a sample comes only when none has come by then)
     tick_on: Literal["grid", "arrival"] = "grid"
     arrival_margin_us: float = 60.0  # arrival: deadline this long after the typical arrival
     late_fraction: float = Field(0.05, gt=0, lt=0.5)  # samples allowed to arrive after the tick
@@ -165,6 +169,8 @@ def _run_ticks(
     spin_ns = int(cfg.spin_us * 1000)
     on_arrival = cfg.tick_on == "arrival"
     margin_ns = int(cfg.arrival_margin_us * 1000)
+    # ticking on arrival, a late sample is waited for up to half a period past the deadline
+    grace_ns = period // 2 if on_arrival else 0
     max_step_ns = 5_000
     down_ns = max(1, int(max_step_ns * cfg.late_fraction / (1.0 - cfg.late_fraction)))
     if not naive:
@@ -176,9 +182,9 @@ def _run_ticks(
             time.sleep(period / 1e9)  # the baseline: what a naive loop does
             deadline = wake + period
             wake = clock()
-            arrival = None
+            arrival, waiting = None, False
         else:
-            wake, arrival = spin_until(deadline, states, spin_ns, on_arrival)
+            wake, arrival, waiting = spin_until(deadline, states, spin_ns, on_arrival, grace_ns)
         tick_deadline = deadline
         raw, n = drain_latest(states, MAX_DRAIN)
         if n > 1:
@@ -193,7 +199,10 @@ def _run_ticks(
         if lock:
             if on_arrival:  # keep the deadline `margin` after the arrivals
                 lag = None if arrival is None else deadline - arrival
-                deadline += phase_correction(lag, margin_ns, period, 0.05, max_step_ns)
+                deadline += arrival_step(
+                    lag, waiting, out.input_lag_ns, margin_ns, period, 0.05, max_step_ns,
+                    ARRIVAL_CATCH_UP_NS,
+                )  # fmt: skip
             else:
                 # Track the arrival quantile so ~late_fraction of samples come after the tick.
                 # Late: none arrived in the spin window and none fresher than half a period.

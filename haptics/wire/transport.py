@@ -183,24 +183,31 @@ def drain_subscriptions(sock: zmq.Socket[bytes], limit: int = 64) -> int:
 
 
 def spin_until(
-    deadline_ns: int, sock: zmq.Socket[bytes], spin_ns: int, until_arrival: bool = False
-) -> tuple[int, int | None]:
+    deadline_ns: int,
+    sock: zmq.Socket[bytes],
+    spin_ns: int,
+    until_arrival: bool = False,
+    grace_ns: int = 0,
+) -> tuple[int, int | None, bool]:
     """Wait for a tick: sleep until `spin_ns` before the deadline, then spin watching `sock`.
 
-    Returns (wake_ns, arrival_ns): arrival_ns is when a message was first seen waiting
-    during the spin, None if none was (it came earlier, or has not come yet). With
-    `until_arrival`, return the moment a message arrives (or at the deadline without one).
+    Returns (wake_ns, arrival_ns, waiting): arrival_ns is when a message was first seen
+    waiting during the spin, None if none was; `waiting` is True when one was already
+    there as the spin began (it came during the sleep: its arrival time is unknown). With
+    `until_arrival`, return the moment a message arrives, or `grace_ns` after the deadline
+    without one (a late message is waited for that long).
     """
     remaining = deadline_ns - time.monotonic_ns()
     if remaining > spin_ns:
         time.sleep((remaining - spin_ns) / 1e9)
     arrival: int | None = None
     events, pollin = zmq.EVENTS, zmq.POLLIN
-    now = time.monotonic_ns()
-    while now < deadline_ns:
+    end = deadline_ns + grace_ns if until_arrival else deadline_ns
+    now = start = time.monotonic_ns()
+    while now < end:
         if arrival is None and int(sock.getsockopt(events)) & pollin:
             arrival = now
             if until_arrival:
-                return now, arrival
+                return now, arrival, now == start
         now = time.monotonic_ns()
-    return now, arrival
+    return now, arrival, arrival == start

@@ -44,3 +44,23 @@ def test_phase_correction_moves_toward_the_target_lag() -> None:
     assert phase_correction(None, 40_000, P, 0.1, 5_000) == 5_000
     # the newest sample arrived just after the previous tick (lag ≈ a period): slightly early
     assert phase_correction(P + 10_000, 40_000, P, 0.1, 5_000) == 3_000
+
+
+def test_arrival_step_tracks_arrivals_and_takes_the_short_way_back_to_them() -> None:
+    from haptics.loop.clock import arrival_step
+
+    def step(lag: int | None, waiting: bool = False, age: int = 100_000) -> int:
+        return arrival_step(lag, waiting, age, 60_000, P, 0.05, 5_000, 25_000)
+
+    # seen in the window: steer toward 60 µs after the arrivals, at most 5 µs a tick
+    assert step(60_000) == 0
+    assert step(100_000) == -2_000  # arrived 100 µs before the deadline: a little earlier
+    assert step(400_000) == -5_000
+    assert step(-200_000) == 5_000  # arrived after the deadline, within the grace: later
+    assert step(None) == 5_000  # none came at all: later
+    # already waiting as the window opened: the arrival is unknown, only the way to go
+    assert step(210_000, waiting=True, age=120_000) == -25_000  # fresh: it came just before
+    # stale: it came just after the previous tick; the next one is still to come: later,
+    # although its lag alone (210 µs, the window's width) says earlier
+    assert step(210_000, waiting=True, age=700_000) == 25_000
+    assert step(210_000, waiting=False, age=700_000) == -5_000

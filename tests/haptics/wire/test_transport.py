@@ -11,6 +11,7 @@ from haptics.wire.transport import (
     drain_latest,
     ipc_endpoints,
     publisher,
+    spin_until,
     subscriber,
     wait_for_subscribers,
 )
@@ -109,4 +110,46 @@ def test_control_request_times_out_when_nobody_answers(tmp_path: Path) -> None:
     assert request(ctx, ep, "ping", timeout_s=2.0) == {"ok": True, "echo": "ping"}
     th.join()
     server.close()
+    ctx.term()
+
+
+def test_spin_until_says_when_a_message_came_and_waits_a_grace_for_a_late_one(
+    tmp_path: Path,
+) -> None:
+    """What a loop ticking on arrival learns from its wait: a message that came during the
+    sleep is reported as already waiting (its arrival time unknown); one that comes after the
+    deadline, within the grace, is ticked on when it arrives; none, and the wait ends at the
+    deadline plus the grace."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ep = ipc_endpoints(tmp_path)["state"]
+    pub = publisher(ctx, ep)
+    sub = subscriber(ctx, ep, deep=False)
+    wait_for_subscribers(pub, 1, 5.0)
+    ms = 1_000_000
+    # sent before the wait: already waiting when the spin began
+    pub.send(b"early")
+    time.sleep(0.05)
+    deadline = time.monotonic_ns() + 20 * ms
+    wake, arrival, waiting = spin_until(deadline, sub, 2 * ms, until_arrival=True)
+    assert waiting and arrival == wake and wake < deadline
+    assert drain_latest(sub) == (b"early", 1)
+    # nothing comes: the wait ends at the deadline plus the grace, nothing seen
+    deadline = time.monotonic_ns() + 10 * ms
+    wake, arrival, waiting = spin_until(deadline, sub, 2 * ms, until_arrival=True, grace_ns=30 * ms)
+    assert arrival is None and not waiting and wake >= deadline + 30 * ms
+    # a late message: sent 20 ms after the deadline, inside a 200 ms grace, and ticked on then
+    deadline = time.monotonic_ns() + 10 * ms
+    sender = threading.Timer(0.03, lambda: pub.send(b"late"))
+    sender.start()
+    wake, arrival, waiting = spin_until(deadline, sub, 2 * ms, True, grace_ns=200 * ms)
+    sender.join()
+    assert arrival == wake and not waiting
+    assert deadline + 15 * ms < wake < deadline + 200 * ms
+    assert drain_latest(sub) == (b"late", 1)
+    # without until_arrival the grace is not waited: a grid tick is on its deadline
+    deadline = time.monotonic_ns() + 10 * ms
+    wake, arrival, waiting = spin_until(deadline, sub, 2 * ms, False, grace_ns=200 * ms)
+    assert deadline <= wake < deadline + 100 * ms and not waiting
+    pub.close(0)
+    sub.close(0)
     ctx.term()
