@@ -159,7 +159,8 @@ def run_device_test(port: str, duration_s: float = 10.0, rate_hz: float = 1000.0
     """Measure the link to the device on `port` (a path or pyserial URL).
 
     Returns a JSON-able dict: device info, stream rate_hz, rtt_us {p50, p99, max, count},
-    frames_lost, crc_errors, framing_errors, the device's error counters, and (unless
+    frames_lost, link_lost (times the device went silent and was reconnected, disarmed),
+    crc_errors, framing_errors, the device's error counters, and (unless
     `watchdog_check` is False) watchdog {period_ms, tripped_after_ms, force_zeroed,
     fault_latched, ok}. With `realtime`, the loop and the driver's reader thread run with
     SCHED_FIFO when the OS allows it (`realtime` in the result says whether it did).
@@ -221,6 +222,8 @@ def _run(port: str, duration_s: float, rate_hz: float, watchdog_check: bool,
             **stream,
             "rtt_us": stats["rtt_us"],
             "frames_lost": stats["frames_lost"],
+            # the device went silent and was reconnected (disarmed) during the test
+            "link_lost": stats["lost_events"],
             "crc_errors": stats["crc_errors"],
             "framing_errors": stats["framing_errors"],
             "samples_dropped": stats["samples_dropped"],
@@ -361,6 +364,7 @@ def evaluate(result: dict[str, Any]) -> dict[str, Any]:
         return test.evaluate(result)
     rtt = result.get("rtt_us") or {}
     checks: dict[str, bool] = {
+        "link_kept": result.get("link_lost", 0) == 0,
         "frames_lost": result.get("frames_lost") == 0,
         "crc_errors": result.get("crc_errors") == 0,
         "rtt_p50": rtt.get("p50") is not None and rtt["p50"] <= LIMITS["rtt_p50_us"],

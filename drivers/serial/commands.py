@@ -110,6 +110,7 @@ def _print_result(r: dict[str, Any]) -> None:
     t.add_row("round trip p50", f"{rtt['p50']} µs", mark("rtt_p50"))
     t.add_row("round trip p99", f"{rtt['p99']} µs", mark("rtt_p99"))
     t.add_row("round trip max", f"{rtt['max']} µs", "")
+    t.add_row("link lost", str(r.get("link_lost", 0)), mark("link_kept"))
     t.add_row("frames lost", str(r["frames_lost"]), mark("frames_lost"))
     t.add_row("CRC errors", str(r["crc_errors"]), mark("crc_errors"))
     t.add_row("framing errors", str(r["framing_errors"]), "")
@@ -119,6 +120,11 @@ def _print_result(r: dict[str, Any]) -> None:
                   f"(period {w['period_ms']:g} ms), force zeroed: {w['force_zeroed']}, "
                   f"latched: {w['fault_latched']}", mark("watchdog"))
     console.print(t)
+    if r.get("link_lost"):
+        console.print(f"[red]the device went silent {r['link_lost']} time(s) during the test[/] "
+                      "and was reconnected, disarmed: the figures after that are not the "
+                      "link's. Check the cable and the board's power, and that nothing else "
+                      "loads this host, then run the test again.")
     console.print("[green]all checks passed[/]" if v["ok"] else "[red]some checks failed[/]")
 
 

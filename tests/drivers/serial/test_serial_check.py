@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
 def test_run_device_test_over_the_emulator(emulator: EmulatorProcess) -> None:
     r = run_device_test(emulator.port, duration_s=1.0, rate_hz=1000)
     assert r["device"]["provenance"] == "emulated"
-    assert r["frames_lost"] == 0
+    assert r["frames_lost"] == 0 and r["link_lost"] == 0
     assert r["crc_errors"] == 0 and r["framing_errors"] == 0
     assert 900 <= r["rate_hz"] <= 1005
     assert r["rtt_us"]["count"] > 500
@@ -41,7 +42,29 @@ def test_run_device_test_over_the_emulator(emulator: EmulatorProcess) -> None:
     assert w["period_ms"] == 100 and w["tripped_after_ms"] <= 101.0
     verdict = evaluate(r)
     assert verdict["frames_lost"] and verdict["crc_errors"] and verdict["watchdog"]
+    assert verdict["link_kept"]
     json.dumps(r)  # all of it is JSON
+
+
+def test_a_device_that_goes_silent_during_the_test_fails_it_and_says_so(
+    emulator: EmulatorProcess,
+) -> None:
+    """The board freezes for 0.6 s mid-test (the emulator process stopped, as a board that
+    hangs): the driver reports it lost and reconnects, disarmed; the result counts it and the
+    verdict fails on it, whatever the other figures say."""
+    freeze = threading.Timer(0.6, os.kill, (emulator.pid, signal.SIGSTOP))
+    thaw = threading.Timer(1.2, os.kill, (emulator.pid, signal.SIGCONT))
+    freeze.start()
+    thaw.start()
+    try:
+        r = run_device_test(emulator.port, duration_s=1.5, rate_hz=1000, watchdog_check=False)
+    finally:
+        freeze.join()
+        thaw.join()
+        os.kill(emulator.pid, signal.SIGCONT)
+    assert r["link_lost"] >= 1, r
+    verdict = evaluate(r)
+    assert not verdict["link_kept"] and not verdict["ok"]
 
 
 def test_list_ports_shows_running_emulators(emulator: EmulatorProcess) -> None:
