@@ -110,7 +110,7 @@ def _print_result(r: dict[str, Any]) -> None:
     t.add_row("round trip p50", f"{rtt['p50']} µs", mark("rtt_p50"))
     t.add_row("round trip p99", f"{rtt['p99']} µs", mark("rtt_p99"))
     t.add_row("round trip max", f"{rtt['max']} µs", "")
-    t.add_row("link lost", str(r.get("link_lost", 0)), mark("link_kept"))
+    t.add_row("link lost", str(r["link_lost"]), mark("link_kept"))
     t.add_row("frames lost", str(r["frames_lost"]), mark("frames_lost"))
     t.add_row("CRC errors", str(r["crc_errors"]), mark("crc_errors"))
     t.add_row("framing errors", str(r["framing_errors"]), "")

@@ -2,7 +2,6 @@
 hands it to the loop. The replay driver declares the bound its manifest records, so a session
 whose recorded bound is changed replays under the new one."""
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ pytestmark = pytest.mark.integration
 def _run(tmp: Path, duration_s: float, **cfg: object) -> Path:
     config = SessionConfig(record_dir=tmp, monitor=False, duration_s=duration_s, **cfg)
     with SessionRun(config) as run:
-        while run.elapsed_s() < duration_s:
-            time.sleep(0.05)
+        run.run_to_end(0.05)
     return Path(run.result["session"])
 
 

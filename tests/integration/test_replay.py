@@ -7,7 +7,6 @@ mapping replays to the same forces, and the same motion under the default mappin
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +26,7 @@ pytestmark = pytest.mark.integration
 def _record(tmp: Path, **cfg: object) -> Path:
     config = SessionConfig(record_dir=tmp, monitor=False, **cfg)
     with SessionRun(config) as run:
-        while run.elapsed_s() < float(config.duration_s or 0):
-            time.sleep(0.05)
+        run.run_to_end(0.05)
     return Path(run.result["session"])
 
 
