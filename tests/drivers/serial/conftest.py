@@ -25,13 +25,8 @@ def _emulator_registry(tmp_path_factory: pytest.TempPathFactory,
 
 @pytest.fixture
 def emulator(emulator_binary: Path) -> Iterator[EmulatorProcess]:
-    """A paddle emulator at 1 kHz with the default 100 ms watchdog.
-
-    Real-time threads, where the OS allows them: it stands in for a board with its own
-    clock, which a busy host never holds up. At normal priority one CPU hog made its
-    firmware latch a stall fault (its own tick held up past `stall_us`) in 7 of 8 runs of
-    the link test; with them, 8 of 8 passed."""
-    emu = start_emulator("paddle", realtime=True)
+    """A paddle emulator at 1 kHz with the default 100 ms watchdog."""
+    emu = start_emulator("paddle")
     try:
         yield emu
     finally:
