@@ -15,7 +15,7 @@ import pytest
 
 from drivers.serial.check import evaluate, list_ports, run_device_test
 from drivers.serial.device import SerialDevice
-from drivers.serial.emulator import EmulatorProcess
+from drivers.serial.emulator import EmulatorProcess, start_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,14 @@ def _parser() -> argparse.ArgumentParser:
     return build_parser()
 
 
-def test_run_device_test_over_the_emulator(emulator: EmulatorProcess) -> None:
-    r = run_device_test(emulator.port, duration_s=1.0, rate_hz=1000)
+def test_run_device_test_over_the_emulator(emulator_binary: Path) -> None:
+    # the stall fault set long: a busy machine that holds the emulator's tick up past the
+    # default 50 ms latches a stall, and the watchdog check would see that, not the watchdog
+    emulator = start_emulator("paddle", stall_ms=5000)
+    try:
+        r = run_device_test(emulator.port, duration_s=1.0, rate_hz=1000)
+    finally:
+        emulator.stop()
     assert r["device"]["provenance"] == "emulated"
     assert r["frames_lost"] == 0 and r["link_lost"] == 0
     assert r["crc_errors"] == 0 and r["framing_errors"] == 0
