@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 import time
 from pathlib import Path
 
@@ -71,16 +72,19 @@ def test_streams_state_at_1khz_in_order(emulator: EmulatorProcess) -> None:
     dev.open()
     try:
         samples = []
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
-            s = dev.read(0.05)
+        end = time.monotonic() + 10.0
+        while len(samples) < 400 and time.monotonic() < end:  # by count: a busy machine
+            s = dev.read(0.05)                                  # may hold the emulator up
             if s is not None:
                 samples.append(s)
-        assert 250 <= len(samples) <= 520  # (a busy machine delays the emulator's ticks)
+        assert len(samples) == 400
         seqs = [s.seq for s in samples]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # none lost, in order
         dt = [(b.device_time_ns - a.device_time_ns) / 1e6 for a, b in itertools.pairwise(samples)]
-        assert 0.99 <= sum(dt) / len(dt) <= 1.25  # absolute deadlines: late ticks are not drift
+        # absolute deadlines: the period is the period, whatever a late tick did
+        assert 0.99 <= statistics.median(dt) <= 1.01
+        span_ms = (samples[-1].device_time_ns - samples[0].device_time_ns) / 1e6
+        assert span_ms >= 399 * 0.99  # never faster than 1 kHz
         assert all(b.host_time_ns >= a.host_time_ns for a, b in itertools.pairwise(samples))
         assert all(s.status == 0 for s in samples)  # open, not armed
         assert dev.stats()["frames_lost"] == 0
