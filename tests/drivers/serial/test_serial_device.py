@@ -12,7 +12,7 @@ import pytest
 from drivers.serial import protocol as p
 from drivers.serial.device import SerialDevice
 from drivers.serial.emulator import EmulatorProcess, start_emulator
-from haptics.devices.device import ZERO, Lifecycle
+from haptics.devices.device import ZERO, Lifecycle, Sample
 from haptics.errors import DeviceError, DeviceLost, DeviceNotFound, FirmwareMismatch
 from haptics.wire.messages import STATUS_ARMED, STATUS_CLAMPED, STATUS_FAULT, STATUS_WATCHDOG
 
@@ -71,7 +71,7 @@ def test_streams_state_at_1khz_in_order(emulator: EmulatorProcess) -> None:
     dev = SerialDevice(emulator.port)
     dev.open()
     try:
-        samples = []
+        samples: list[Sample] = []
         end = time.monotonic() + 10.0
         while len(samples) < 400 and time.monotonic() < end:  # by count: a busy machine
             s = dev.read(0.05)                                  # may hold the emulator up
