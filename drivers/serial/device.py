@@ -554,7 +554,6 @@ class SerialDevice(Device):
             self._pending.pop(nonce, None)
         ack = pending.ack
         assert ack is not None
-        self._device_arm = ack.arm_state
         return ack
 
     def _sync_clock(self, rounds: int = 5) -> None:
@@ -719,6 +718,8 @@ class SerialDevice(Device):
             pending = self._pending.get(msg.nonce)
             if pending is not None and pending.ack is None:
                 pending.ack = msg
+                # here, in stream order: the next STATE (made after this ACK) overrides it
+                self._device_arm = msg.arm_state
                 pending.event.set()
         elif isinstance(msg, p.DeviceInfoReply):
             self._on_device_info(msg, now)
