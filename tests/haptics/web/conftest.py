@@ -1,4 +1,4 @@
-"""Fixtures of the workbench tests: the real ASGI app over a real dataset, through httpx."""
+"""Fixtures of the workbench tests: the real ASGI app over a real dataset, through httpx2."""
 
 from __future__ import annotations
 
